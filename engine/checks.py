@@ -1,0 +1,268 @@
+"""Semantic checks: what JSON Schema cannot see.
+
+Takes a document (which may have failed the schema in places), its SourceMap and the
+role catalogue; yields `Problem`s. Every rule is a small generator reading only the parts
+whose shape it can trust, so one run reports schema and meaning problems together.
+Expressions and templates are checked where they are compiled (engine/compiler.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from engine.errors import Path, Problem
+from engine.schema import suggest
+from engine.source import SourceMap
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every rule reads."""
+
+    document: Mapping[str, Any]
+    smap: SourceMap
+    roles: Mapping[str, str]
+    workflows: Mapping[str, Mapping[str, Any]] | None = None
+    """Other workflows' documents by id, when known, to check `spawn`."""
+
+    def mapping(self, key: str) -> dict[str, Any]:
+        value = self.document.get(key)
+        return {k: v for k, v in value.items() if isinstance(v, dict)} if isinstance(value, dict) else {}
+
+    @property
+    def states(self) -> dict[str, Any]:
+        return self.mapping("states")
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        return self.mapping("fields")
+
+    def transitions(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        value = self.document.get("transitions")
+        if isinstance(value, list):
+            for index, entry in enumerate(value):
+                if isinstance(entry, dict):
+                    yield index, entry
+
+    def sources(self, transition: Mapping[str, Any]) -> list[tuple[Path, str]]:
+        """The states a transition leaves, each with the path it was written at."""
+        value = transition.get("from")
+        if value == "*":
+            return [((), name) for name, state in self.states.items() if state.get("final") is not True]
+        if isinstance(value, str):
+            return [(("from",), value)]
+        if isinstance(value, list):
+            return [(("from", i), v) for i, v in enumerate(value) if isinstance(v, str)]
+        return []
+
+
+def _strings(value: Any) -> list[tuple[int, str]]:
+    return [(i, v) for i, v in enumerate(value) if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def unknown_states(ctx: Context) -> Iterator[Problem]:
+    """`from` and `to` must name declared states."""
+    states = ctx.states
+    if not states:
+        return
+    for index, transition in ctx.transitions():
+        refs = [(sub, name) for sub, name in ctx.sources(transition) if sub]
+        if isinstance(transition.get("to"), str):
+            refs.append((("to",), transition["to"]))
+        for sub, name in refs:
+            if name not in states:
+                yield ctx.smap.problem(
+                    ("transitions", index, *sub), f"unknown state '{name}'{suggest(name, states)}", code="unknown_state"
+                )
+
+
+def _role_lists(ctx: Context) -> Iterator[tuple[Path, Any]]:
+    yield ("create_roles",), ctx.document.get("create_roles")
+    for name, state in ctx.states.items():
+        for i, rule in enumerate(state.get("sla") or []):
+            if isinstance(rule, dict):
+                yield ("states", name, "sla", i, "escalate_to"), rule.get("escalate_to")
+    for index, transition in ctx.transitions():
+        yield ("transitions", index, "roles"), transition.get("roles")
+        for a, action in enumerate(transition.get("actions") or []):
+            if isinstance(action, dict) and isinstance(action.get("notify"), dict):
+                yield ("transitions", index, "actions", a, "notify", "roles"), action["notify"].get("roles")
+
+
+def unknown_roles(ctx: Context) -> Iterator[Problem]:
+    """Every role id must be in workflows/roles.yaml."""
+    for path, roles in _role_lists(ctx):
+        for i, role in _strings(roles):
+            if role not in ctx.roles:
+                message = f"unknown role '{role}'{suggest(role, ctx.roles)}; the roles are listed in roles.yaml"
+                yield ctx.smap.problem((*path, i), message, code="unknown_role")
+
+
+def one_initial_state(ctx: Context) -> Iterator[Problem]:
+    """Exactly one state is `initial: true`."""
+    states = ctx.states
+    if not states:
+        return
+    initial = [name for name, state in states.items() if state.get("initial") is True]
+    if not initial:
+        yield ctx.smap.problem(("states",), "no state is marked 'initial: true'", key=True, code="no_initial")
+    for name in initial[1:]:
+        message = f"more than one initial state ('{initial[0]}' and '{name}'); keep one"
+        yield ctx.smap.problem(("states", name, "initial"), message, code="many_initial")
+
+
+def _graph_is_sound(ctx: Context) -> bool:
+    """Graph rules are skipped while a transition names an unknown state: fix the names first."""
+    states = ctx.states
+    for _, transition in ctx.transitions():
+        names = [name for _, name in ctx.sources(transition)] + [transition.get("to")]
+        if any(name not in states for name in names):
+            return False
+    return True
+
+
+def _edges(ctx: Context) -> dict[str, set[str]]:
+    edges: dict[str, set[str]] = {name: set() for name in ctx.states}
+    for _, transition in ctx.transitions():
+        target = transition.get("to")
+        for _, source in ctx.sources(transition):
+            if source in edges and target in edges:
+                edges[source].add(target)
+    return edges
+
+
+def reachable_states(ctx: Context) -> Iterator[Problem]:
+    """Every state can be reached from the initial one."""
+    initial = [name for name, state in ctx.states.items() if state.get("initial") is True]
+    if len(initial) != 1 or not _graph_is_sound(ctx):
+        return
+    edges = _edges(ctx)
+    seen, todo = {initial[0]}, [initial[0]]
+    while todo:
+        for target in edges[todo.pop()] - seen:
+            seen.add(target)
+            todo.append(target)
+    for name in ctx.states:
+        if name not in seen:
+            message = f"state '{name}' cannot be reached from the initial state '{initial[0]}'"
+            yield ctx.smap.problem(("states", name), message, key=True, code="unreachable")
+
+
+def ways_out(ctx: Context) -> Iterator[Problem]:
+    """A non-final state has a transition out; a final state has none."""
+    if not _graph_is_sound(ctx):
+        return
+    leaving: dict[str, list[Path]] = {name: [] for name in ctx.states}
+    for index, transition in ctx.transitions():
+        for sub, source in ctx.sources(transition):
+            if source in leaving and sub:
+                leaving[source].append(("transitions", index, *sub))
+    for name, state in ctx.states.items():
+        if state.get("final") is True:
+            for path in leaving[name]:
+                message = f"'{name}' is a final state: no transition may leave it"
+                yield ctx.smap.problem(path, message, code="final_exit")
+        elif not leaving[name] and not any(
+            transition.get("from") == "*" for _, transition in ctx.transitions()
+        ):
+            message = f"state '{name}' has no way out: add a transition from it, or mark it 'final: true'"
+            yield ctx.smap.problem(("states", name), message, key=True, code="dead_end")
+
+
+def known_fields(ctx: Context) -> Iterator[Problem]:
+    """`require`, `set` and `spawn.copy` name declared fields."""
+    fields = ctx.fields
+    for index, transition in ctx.transitions():
+        base = ("transitions", index)
+        for i, name in _strings(transition.get("require")):
+            if name not in fields:
+                yield ctx.smap.problem((*base, "require", i), f"unknown field '{name}'{suggest(name, fields)}",
+                                       code="unknown_field")
+        if isinstance(transition.get("set"), dict):
+            for name in transition["set"]:
+                if name not in fields:
+                    yield ctx.smap.problem((*base, "set", name), f"unknown field '{name}'{suggest(name, fields)}",
+                                           key=True, code="unknown_field")
+        for a, action in enumerate(transition.get("actions") or []):
+            spawn = action.get("spawn") if isinstance(action, dict) else None
+            if isinstance(spawn, dict):
+                yield from _check_spawn(ctx, spawn, (*base, "actions", a, "spawn"))
+
+
+def _check_spawn(ctx: Context, spawn: Mapping[str, Any], path: Path) -> Iterator[Problem]:
+    target_fields: Mapping[str, Any] | None = None
+    workflow = spawn.get("workflow")
+    if ctx.workflows is not None and isinstance(workflow, str):
+        if workflow not in ctx.workflows:
+            yield ctx.smap.problem((*path, "workflow"), f"unknown workflow '{workflow}'{suggest(workflow, ctx.workflows)}",
+                                   code="unknown_workflow")
+        else:
+            value = ctx.workflows[workflow].get("fields")
+            target_fields = value if isinstance(value, dict) else {}
+    for i, name in _strings(spawn.get("copy")):
+        if name not in ctx.fields:
+            yield ctx.smap.problem((*path, "copy", i), f"unknown field '{name}'{suggest(name, ctx.fields)}",
+                                   code="unknown_field")
+        elif target_fields is not None and name not in target_fields:
+            yield ctx.smap.problem((*path, "copy", i), f"workflow '{workflow}' has no field '{name}' to copy into",
+                                   code="unknown_field")
+
+
+def enum_options(ctx: Context) -> Iterator[Problem]:
+    """An enum field has options; other types have none."""
+    for name, field in ctx.fields.items():
+        if field.get("type") == "enum" and "options" not in field:
+            yield ctx.smap.problem(("fields", name, "type"), "an enum field needs 'options'", code="enum_options")
+        elif field.get("type") not in (None, "enum") and "options" in field:
+            yield ctx.smap.problem(("fields", name, "options"), "only an enum field has 'options'", key=True,
+                                   code="enum_options")
+
+
+def state_flags(ctx: Context) -> Iterator[Problem]:
+    """A final state is neither initial nor paused, and has no time limit."""
+    for name, state in ctx.states.items():
+        if state.get("final") is True:
+            for flag in ("initial", "paused"):
+                if state.get(flag) is True:
+                    yield ctx.smap.problem(("states", name, flag), f"a final state cannot be {flag}", code="state_flags")
+            if state.get("sla"):
+                yield ctx.smap.problem(("states", name, "sla"), "a final state has no time limit", key=True,
+                                       code="state_flags")
+
+
+def ambiguous_transitions(ctx: Context) -> Iterator[Problem]:
+    """Two transitions of one name from one state need a `when` on at least one."""
+    seen: dict[tuple[str, str], int] = {}
+    for index, transition in ctx.transitions():
+        name = transition.get("name")
+        if not isinstance(name, str) or "when" in transition:
+            continue
+        for _, source in ctx.sources(transition):
+            first = seen.setdefault((name, source), index)
+            if first != index:
+                message = (f"transition '{name}' from '{source}' is also defined at transitions.{first} "
+                           "and neither has a 'when': add a condition to one")
+                yield ctx.smap.problem(("transitions", index, "name"), message, code="ambiguous")
+                break
+
+
+RULES: tuple[Callable[[Context], Iterator[Problem]], ...] = (
+    unknown_states,
+    unknown_roles,
+    one_initial_state,
+    reachable_states,
+    ways_out,
+    known_fields,
+    enum_options,
+    state_flags,
+    ambiguous_transitions,
+)
+
+
+def check(ctx: Context) -> list[Problem]:
+    """Run every rule; a rule never sees a document that is not a mapping."""
+    if not isinstance(ctx.document, Mapping):
+        return []
+    return [problem for rule in RULES for problem in rule(ctx)]

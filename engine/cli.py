@@ -1,0 +1,136 @@
+"""The `estateflow` command line.
+
+Problems in workflow files print as `FILE:LINE:COL: path.to.key: message`, one per line;
+exit 1 when there is any, 2 for bad usage. Expected errors never show a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from engine.errors import DefinitionError, Problem
+from engine.loader import (
+    DEFAULT_WORKFLOWS_DIR,
+    ROLES_FILE,
+    Loader,
+    base_files,
+    is_overlay,
+    overlay_files,
+    overlay_target,
+)
+
+WORKFLOWS_OPTION = click.option(
+    "--workflows",
+    "workflows_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The definitions folder (roles.yaml, workflows, estates/). Default: workflows/.",
+)
+
+
+@click.group()
+@click.version_option(package_name="estateflow")
+def main() -> None:
+    """estateflow: workflows of the customer-service department, written in YAML."""
+
+
+def _targets(paths: tuple[Path, ...]) -> list[tuple[Path, bool]]:
+    """Every file to check, each with whether it is an estate overlay."""
+    targets: list[tuple[Path, bool]] = []
+    for path in paths:
+        if path.is_dir():
+            targets += [(p, False) for p in base_files(path)]
+            targets += [(p, True) for p in overlay_files(path)]
+            # Folders of broken examples may nest: take their other .yaml files too.
+            known = {p for p, _ in targets}
+            targets += [(p, False) for p in sorted(path.rglob("*.yaml"))
+                        if p not in known and p.name != ROLES_FILE and not is_overlay(p)]
+        else:
+            targets.append((path, is_overlay(path)))
+    return targets
+
+
+def _check_file(loaders: dict[Path, Loader], default_dir: Path, path: Path, overlay: bool) -> list[Problem]:
+    try:
+        if overlay:
+            workflows_dir, base, estate = overlay_target(path)
+            if not base.exists():
+                message = f"overlay of an unknown workflow: there is no {base}"
+                return [Problem(str(path), 1, 1, (), message, "overlay")]
+            loader = loaders.get(workflows_dir) or loaders.setdefault(workflows_dir, Loader(workflows_dir))
+            return loader.problems(base, estate=estate)
+        return loaders[default_dir].problems(path)
+    except DefinitionError as error:
+        return error.problems
+    except Exception as error:  # noqa: BLE001 - a checker bug must still not print a traceback
+        return [Problem(str(path), 1, 1, (), f"internal error while checking: {type(error).__name__}: {error}", "bug")]
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@WORKFLOWS_OPTION
+def validate(paths: tuple[Path, ...], workflows_dir: Path | None) -> None:
+    """Check workflow files (default: the definitions folder) and report every problem."""
+    if workflows_dir is None:
+        folders_with_roles = [p for p in paths if p.is_dir() and (p / ROLES_FILE).exists()]
+        workflows_dir = folders_with_roles[0] if folders_with_roles else DEFAULT_WORKFLOWS_DIR
+    try:
+        loaders = {workflows_dir: Loader(workflows_dir)}
+    except DefinitionError as error:
+        click.echo(str(error))
+        click.echo(f"cannot check anything without the role catalogue {workflows_dir / ROLES_FILE}", err=True)
+        sys.exit(1)
+    targets = _targets(paths or (workflows_dir,))
+    problems = [p for path, overlay in targets for p in _check_file(loaders, workflows_dir, path, overlay)]
+    for problem in sorted(set(problems)):
+        click.echo(str(problem))
+    files = len(targets)
+    if problems:
+        bad_files = len({p.file for p in problems})
+        click.echo(f"{len(set(problems))} problem(s) in {bad_files} of {files} file(s)", err=True)
+        sys.exit(1)
+    overlays = sum(1 for _, overlay in targets if overlay)
+    click.echo(f"OK: {files - overlays} workflow(s) and {overlays} overlay(s) checked, no problems")
+
+
+def _definition_path(workflow: str, workflows_dir: Path) -> Path:
+    if workflow.endswith(".yaml"):
+        return Path(workflow)
+    return workflows_dir / f"{workflow}.yaml"
+
+
+@main.command()
+@click.argument("workflow")
+@WORKFLOWS_OPTION
+@click.option("--estate", default=None, help="Draw the workflow with this estate's overlay.")
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True)
+def graph(workflow: str, workflows_dir: Path | None, estate: str | None, fmt: str) -> None:
+    """Print the state diagram of WORKFLOW (an id, or a path ending in .yaml)."""
+    from engine.graph import dot, mermaid
+
+    workflows_dir = workflows_dir or DEFAULT_WORKFLOWS_DIR
+    path = _definition_path(workflow, workflows_dir)
+    if not path.exists():
+        raise click.UsageError(f"no workflow '{workflow}': {path} does not exist")
+    try:
+        definition = Loader(workflows_dir).load(path, estate=estate)
+    except DefinitionError as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    click.echo(mermaid(definition) if fmt == "mermaid" else dot(definition), nl=False)
+
+
+def _register_optional_commands() -> None:
+    """Commands of the store and runtime, registered when their modules are present."""
+    try:
+        from engine.commands import COMMANDS
+    except ImportError:
+        return
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_register_optional_commands()

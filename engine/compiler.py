@@ -1,0 +1,226 @@
+"""Turn a checked document into the immutable WorkflowDefinition.
+
+Takes the plain document, its SourceMap and the role catalogue; returns the compiled
+definition and the problems found while compiling expressions and templates. It reads
+defensively (the document may have failed the schema elsewhere), so that expression
+mistakes are reported in the same run as schema and reference mistakes. The accepted
+keys below are the contract with schemas/workflow.schema.json (a test keeps them equal).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from types import MappingProxyType
+from typing import Any
+
+from engine.definition import (
+    Action,
+    Assignment,
+    Duration,
+    Expression,
+    FieldDef,
+    NotifyAction,
+    SlaRule,
+    SpawnAction,
+    StateDef,
+    TransitionDef,
+    WorkflowDefinition,
+)
+from engine.errors import Path, Problem
+from engine.expr import ExpressionError, compile_expression
+from engine.source import SourceMap
+from engine.templates import TemplateError, parse_template
+
+WORKFLOW_KEYS = frozenset({"id", "title", "number_prefix", "create_roles", "fields", "states", "transitions"})
+FIELD_KEYS = frozenset({"type", "label", "required", "personal", "options"})
+FIELD_TYPES = frozenset({"string", "text", "integer", "decimal", "boolean", "date", "datetime", "enum", "phone", "user"})
+STATE_KEYS = frozenset({"label", "initial", "final", "paused", "sla"})
+SLA_KEYS = frozenset({"within", "when", "escalate_to"})
+TRANSITION_KEYS = frozenset({"name", "label", "from", "to", "roles", "when", "require", "set", "actions"})
+ACTION_KEYS = frozenset({"notify", "spawn"})
+NOTIFY_KEYS = frozenset({"roles", "template"})
+SPAWN_KEYS = frozenset({"workflow", "copy"})
+
+_DURATION = re.compile(r"^([1-9][0-9]{0,5})(m|h|d|w)$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> Duration:
+    """`30m`, `1h`, `2d`, `1w` → Duration. Raises ValueError otherwise."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration such as 30m, 1h, 2d or 1w")
+    amount, unit = match.groups()
+    return Duration(timedelta(**{_UNITS[unit]: int(amount)}), text)
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
+
+class _Compiler:
+    def __init__(self, document: Mapping[str, Any], smap: SourceMap, roles: Mapping[str, str]) -> None:
+        self.document = document
+        self.smap = smap
+        self.roles = roles
+        self.problems: list[Problem] = []
+        self.fields = self._fields()
+
+    def problem(self, path: Path, message: str, code: str) -> None:
+        self.problems.append(self.smap.problem(path, message, code=code))
+
+    def expression(self, source: Any, path: Path, want: str, target: FieldDef | None = None) -> Expression | None:
+        if not isinstance(source, str):
+            return None
+        try:
+            return compile_expression(source, self.fields, want=want, target=target)
+        except ExpressionError as error:
+            self.problem(path, f"{error.message} (in expression {source!r})", "expression")
+            return None
+
+    def _fields(self) -> dict[str, FieldDef]:
+        raw = self.document.get("fields")
+        fields: dict[str, FieldDef] = {}
+        for name, spec in (raw.items() if isinstance(raw, dict) else ()):
+            if not isinstance(spec, dict) or spec.get("type") not in FIELD_TYPES:
+                continue
+            options = spec.get("options") if isinstance(spec.get("options"), dict) else {}
+            fields[name] = FieldDef(
+                name=name,
+                type=spec["type"],
+                label=str(spec.get("label", name)),
+                required=spec.get("required") is True,
+                personal=spec.get("personal") is True,
+                options=MappingProxyType({str(k): str(v) for k, v in options.items()}),
+            )
+        return fields
+
+    def states(self) -> dict[str, StateDef]:
+        raw = self.document.get("states")
+        states: dict[str, StateDef] = {}
+        for name, spec in (raw.items() if isinstance(raw, dict) else ()):
+            if isinstance(spec, dict):
+                states[name] = StateDef(
+                    name=name,
+                    label=str(spec.get("label", name)),
+                    initial=spec.get("initial") is True,
+                    final=spec.get("final") is True,
+                    paused=spec.get("paused") is True,
+                    sla=self.sla(spec.get("sla"), ("states", name, "sla")),
+                )
+        return states
+
+    def sla(self, raw: Any, path: Path) -> tuple[SlaRule, ...]:
+        rules = []
+        for i, spec in enumerate(raw if isinstance(raw, list) else ()):
+            if not isinstance(spec, dict):
+                continue
+            try:
+                within = parse_duration(spec["within"]) if isinstance(spec.get("within"), str) else None
+            except ValueError:
+                within = None  # the schema reported it
+            when = self.expression(spec.get("when"), (*path, i, "when"), "boolean")
+            rules.append(SlaRule(within=within, when=when, escalate_to=_strings(spec.get("escalate_to"))))
+        return tuple(rules)
+
+    def transitions(self, states: Mapping[str, StateDef]) -> tuple[TransitionDef, ...]:
+        raw = self.document.get("transitions")
+        result = []
+        for index, spec in enumerate(raw if isinstance(raw, list) else ()):
+            if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+                continue
+            path: Path = ("transitions", index)
+            source = spec.get("from")
+            if source == "*":
+                sources = tuple(name for name, state in states.items() if not state.final)
+            else:
+                sources = (source,) if isinstance(source, str) else _strings(source)
+            result.append(
+                TransitionDef(
+                    name=spec["name"],
+                    label=str(spec.get("label", spec["name"])),
+                    sources=sources,
+                    dest=str(spec.get("to", "")),
+                    roles=_strings(spec.get("roles")),
+                    when=self.expression(spec.get("when"), (*path, "when"), "boolean"),
+                    require=_strings(spec.get("require")),
+                    set=self.assignments(spec.get("set"), (*path, "set")),
+                    actions=self.actions(spec.get("actions"), (*path, "actions")),
+                    index=index,
+                )
+            )
+        return tuple(result)
+
+    def assignments(self, raw: Any, path: Path) -> tuple[Assignment, ...]:
+        result = []
+        for name, value in (raw.items() if isinstance(raw, dict) else ()):
+            field = self.fields.get(name)
+            if field is None:
+                continue  # checks.known_fields reported it
+            if isinstance(value, str):
+                expression = self.expression(value, (*path, name), field.type, target=field)
+                result.append(Assignment(name, expression=expression))
+            else:
+                if value is not None and not _literal_fits(field, value):
+                    self.problem((*path, name), f"{value!r} cannot be stored in {field.type} field '{name}'", "type")
+                result.append(Assignment(name, literal=value))
+        return tuple(result)
+
+    def actions(self, raw: Any, path: Path) -> tuple[Action, ...]:
+        result: list[Action] = []
+        for i, spec in enumerate(raw if isinstance(raw, list) else ()):
+            if not isinstance(spec, dict):
+                continue
+            notify, spawn = spec.get("notify"), spec.get("spawn")
+            if isinstance(notify, dict) and isinstance(notify.get("template"), str):
+                try:
+                    template = parse_template(notify["template"], self.fields)
+                except TemplateError as error:
+                    self.problem((*path, i, "notify", "template"), error.message, "template")
+                    continue
+                result.append(NotifyAction(roles=_strings(notify.get("roles")), template=template))
+            elif isinstance(spawn, dict) and isinstance(spawn.get("workflow"), str):
+                result.append(SpawnAction(workflow=spawn["workflow"], copy=_strings(spawn.get("copy"))))
+        return tuple(result)
+
+
+def _literal_fits(field: FieldDef, value: Any) -> bool:
+    if field.type == "boolean":
+        return isinstance(value, bool)
+    if field.type == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if field.type == "decimal":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return False  # text, dates and enums are written as quoted expressions: "'text'"
+
+
+def default_prefix(workflow_id: str) -> str:
+    """The number prefix used when none is given: the id's letters in capitals."""
+    return re.sub(r"[^A-Z0-9]", "", workflow_id.upper())[:8] or "ITEM"
+
+
+def compile_definition(
+    document: Mapping[str, Any], smap: SourceMap, roles: Mapping[str, str]
+) -> tuple[WorkflowDefinition | None, list[Problem]]:
+    """Compile `document`; the definition is None when the document is not a mapping."""
+    if not isinstance(document, Mapping):
+        return None, []
+    compiler = _Compiler(document, smap, roles)
+    states = compiler.states()
+    transitions = compiler.transitions(states)
+    workflow_id = str(document.get("id", ""))
+    create_roles = document.get("create_roles")
+    definition = WorkflowDefinition(
+        id=workflow_id,
+        title=str(document.get("title", workflow_id)),
+        number_prefix=str(document.get("number_prefix") or default_prefix(workflow_id)),
+        create_roles=_strings(create_roles) if isinstance(create_roles, list) else tuple(roles),
+        fields=MappingProxyType(compiler.fields),
+        states=MappingProxyType(states),
+        transitions=transitions,
+        source=smap.file,
+        document=MappingProxyType(dict(document)),
+    )
+    return definition, compiler.problems

@@ -1,0 +1,174 @@
+"""The compiled, immutable workflow definition: what the runtime works from.
+
+The compiler (engine/compiler.py) turns a validated YAML document into these frozen
+dataclasses, once per published version. Nothing here reads YAML or dicts; every
+default has already been applied, every expression is already compiled, every
+reference already checked.
+
+Conventions:
+- `TransitionDef.sources` is already expanded: `from: "*"` becomes every non-final state.
+- `TransitionDef.roles` empty means only the system actor (timers) may fire it.
+- Mappings are read-only (`MappingProxyType`) and keep the file's order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+SYSTEM_ROLE = "system"
+
+
+class Expression(Protocol):
+    """A compiled expression (see engine/expr.py)."""
+
+    source: str
+    names: frozenset[str]
+
+    def evaluate(self, values: Mapping[str, Any], now: datetime) -> Any:
+        """Evaluate on an item's field values; `now` is aware, in the estate's time zone."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDef:
+    """One of the item's data fields, as declared under `fields:`."""
+
+    name: str
+    type: str
+    label: str
+    required: bool = False
+    personal: bool = False
+    options: Mapping[str, str] = field(default_factory=dict)
+    """For `enum`: option id → Chinese label, in file order."""
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    """A length of time such as `2d`; `working` counts by the estate's working calendar."""
+
+    delta: timedelta
+    text: str
+    working: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SlaRule:
+    """One time limit on a state (`sla:` entry)."""
+
+    within: Duration | None
+    when: Expression | None = None
+    escalate_to: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StateDef:
+    """A state an item can be in."""
+
+    name: str
+    label: str
+    initial: bool = False
+    final: bool = False
+    paused: bool = False
+    """Time spent here does not count against time limits."""
+    sla: tuple[SlaRule, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A notification text with `{field}` placeholders only (see engine/templates.py)."""
+
+    source: str
+    placeholders: tuple[str, ...]
+
+    def render(self, values: Mapping[str, Any]) -> str:
+        """Fill each `{name}` from `values`; an unset value renders as empty."""
+        from engine.templates import render
+
+        return render(self, values)
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyAction:
+    """Write an outbox row for each role, with the rendered template."""
+
+    roles: tuple[str, ...]
+    template: Template
+
+
+@dataclass(frozen=True, slots=True)
+class SpawnAction:
+    """Create a linked item of another workflow, copying the named fields."""
+
+    workflow: str
+    copy: tuple[str, ...] = ()
+
+
+Action = NotifyAction | SpawnAction
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """One `set:` entry: a field gets an expression's value, or a literal."""
+
+    field: str
+    expression: Expression | None = None
+    literal: Any = None
+
+    def value(self, values: Mapping[str, Any], now: datetime) -> Any:
+        """The value to store, computed on the working copy of the item."""
+        if self.expression is not None:
+            return self.expression.evaluate(values, now)
+        return self.literal
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionDef:
+    """One entry of `transitions:`; several may share a name (branches chosen by `when`)."""
+
+    name: str
+    label: str
+    sources: tuple[str, ...]
+    dest: str
+    roles: tuple[str, ...] = ()
+    when: Expression | None = None
+    require: tuple[str, ...] = ()
+    set: tuple[Assignment, ...] = ()
+    actions: tuple[Action, ...] = ()
+    index: int = 0
+    """Position in the file: guards are tried in this order."""
+
+    @property
+    def system_only(self) -> bool:
+        """Only the system actor (timers) may fire a transition without roles."""
+        return not self.roles
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class WorkflowDefinition:
+    """A whole workflow, compiled. Built once per published version; never mutated."""
+
+    id: str
+    title: str
+    number_prefix: str
+    create_roles: tuple[str, ...]
+    fields: Mapping[str, FieldDef]
+    states: Mapping[str, StateDef]
+    transitions: tuple[TransitionDef, ...]
+    source: str = ""
+    """The file it came from (for messages)."""
+    document: Mapping[str, Any] = field(default_factory=dict)
+    """The validated (overlay-merged) document, as published."""
+
+    @property
+    def initial_state(self) -> StateDef:
+        """The one state marked `initial: true`."""
+        return next(s for s in self.states.values() if s.initial)
+
+    def transitions_from(self, state: str, name: str | None = None) -> tuple[TransitionDef, ...]:
+        """The transitions leaving `state` (named `name`, if given), in file order."""
+        return tuple(
+            t for t in self.transitions if state in t.sources and (name is None or t.name == name)
+        )

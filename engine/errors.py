@@ -1,0 +1,132 @@
+"""Every error the engine raises, in one place.
+
+The callers (the CLI, later the web UI and the API) only render these; they never
+parse messages. Each error carries the data a caller needs as attributes.
+
+    EngineError
+    ├── DefinitionError(problems)        a workflow file is wrong; one Problem per mistake
+    └── TransitionError(code)            creating an item or firing a transition was refused
+        ├── ItemNotFound                 not_found (also: an item of another estate)
+        ├── UnknownTransition            unknown_transition
+        ├── NotPermitted                 not_permitted
+        ├── InvalidFields(fields)        invalid_fields
+        ├── GuardFailed                  guard_failed
+        └── Conflict(expected, actual)   conflict (a stale version)
+
+A `Problem` is data, not text: `str(problem)` renders
+`file:line:column: path.to.key: message` from its attributes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Problem:
+    """One mistake in a definition file, with where it is."""
+
+    file: str
+    line: int
+    column: int
+    path: Path = field(compare=False)
+    message: str = field(compare=False)
+    code: str = field(default="invalid", compare=False)
+
+    @property
+    def dotted_path(self) -> str:
+        """The YAML path as administrators write it: `states.handling.sla.0.within`."""
+        return ".".join(str(part) for part in self.path) or "(document)"
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.dotted_path}: {self.message}"
+
+
+class EngineError(Exception):
+    """The root of every error the engine raises on purpose."""
+
+    exit_code = 1
+
+
+class DefinitionError(EngineError):
+    """A workflow definition (or overlay, or role catalogue) has problems."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = sorted(problems)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
+
+
+class TransitionError(EngineError):
+    """Creating an item or firing a transition was refused; nothing was written."""
+
+    code = "error"
+
+    def __init__(self, message: str, **data: object) -> None:
+        self.message = message
+        self.data = data
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+class ItemNotFound(TransitionError):
+    """The item does not exist, or belongs to an estate the actor does not work in."""
+
+    code = "not_found"
+
+
+class UnknownTransition(TransitionError):
+    """No transition of that name leaves the item's current state."""
+
+    code = "unknown_transition"
+
+
+class NotPermitted(TransitionError):
+    """The actor's roles may not fire the transition (or create the item)."""
+
+    code = "not_permitted"
+
+
+class InvalidFields(TransitionError):
+    """Submitted or required data is wrong; `fields` maps each field name to why."""
+
+    code = "invalid_fields"
+
+    def __init__(self, fields: dict[str, str], message: str | None = None) -> None:
+        self.fields = dict(fields)
+        text = message or "; ".join(f"{name}: {why}" for name, why in sorted(self.fields.items()))
+        super().__init__(text, fields=self.fields)
+
+
+class GuardFailed(TransitionError):
+    """Every `when` condition of the candidate transitions was false."""
+
+    code = "guard_failed"
+
+
+class Conflict(TransitionError):
+    """The caller saw `expected` but the item is now at version `actual`."""
+
+    code = "conflict"
+
+    def __init__(self, expected: int | None, actual: int | None, message: str | None = None) -> None:
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            message or f"the item changed meanwhile (you saw version {expected}, it is now {actual})",
+            expected=expected,
+            actual=actual,
+        )
+
+
+ERROR_CODES = {
+    cls.code: cls
+    for cls in (ItemNotFound, UnknownTransition, NotPermitted, InvalidFields, GuardFailed, Conflict)
+}

@@ -1,0 +1,235 @@
+"""Field values by type: parsing what people and files submit, storing, masking.
+
+A field's runtime value is one of: str (string, text, enum option key, phone,
+user name), int, Decimal, bool, date, aware datetime; None means unset. `parse`
+accepts Python values, YAML numbers (also for decimals) and form strings, and
+raises ValueError with a short Chinese message on bad input. `to_json`/`from_json`
+convert for the items.data column (decimal as string, date/datetime as ISO 8601,
+datetimes in UTC). `mask` hides personal data for lists, logs and notifications.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, tzinfo
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from engine.definition import FieldDef
+
+__all__ = ["display", "from_json", "is_filled", "mask", "parse", "to_json"]
+
+MAX_STRING = 200
+MAX_TEXT = 10_000
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
+_LANDLINE = re.compile(r"^0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?$")
+_USER = re.compile(r"^[A-Za-z0-9_.@-]{1,100}$")
+_TRUE = {"true", "1", "yes", "on", "是", "y"}
+_FALSE = {"false", "0", "no", "off", "否", "n"}
+
+
+def _string(field: FieldDef, raw: Any, _tz: tzinfo | None) -> str:
+    if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
+        raise ValueError("不是有效的文字")
+    text = str(raw).strip() if field.type == "string" else str(raw)
+    limit = MAX_STRING if field.type == "string" else MAX_TEXT
+    if len(text) > limit:
+        raise ValueError(f"太长了（最多 {limit} 个字）")
+    if field.type == "string" and ("\n" in text or "\r" in text):
+        raise ValueError("不能换行")
+    return text
+
+
+def _integer(_field: FieldDef, raw: Any, _tz: tzinfo | None) -> int:
+    if isinstance(raw, bool):
+        raise ValueError("不是有效的整数")
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, float | Decimal) and raw == raw and raw == int(raw):
+        return int(raw)
+    if isinstance(raw, str) and re.fullmatch(r"\s*[+-]?[0-9]{1,18}\s*", raw):
+        return int(raw)
+    raise ValueError("不是有效的整数")
+
+
+def _decimal(_field: FieldDef, raw: Any, _tz: tzinfo | None) -> Decimal:
+    if isinstance(raw, bool):
+        raise ValueError("不是有效的数字")
+    try:
+        # A YAML float such as 12.5 goes through str(): Decimal(12.1) would carry binary noise.
+        value = raw if isinstance(raw, Decimal) else Decimal(str(raw).strip().replace(",", ""))
+    except (InvalidOperation, ValueError):
+        raise ValueError("不是有效的数字") from None
+    if not value.is_finite() or abs(value.adjusted()) > 15:
+        raise ValueError("不是有效的数字")
+    return value
+
+
+def _boolean(_field: FieldDef, raw: Any, _tz: tzinfo | None) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
+        return raw.strip().lower() in _TRUE
+    if isinstance(raw, int) and raw in (0, 1):
+        return bool(raw)
+    raise ValueError("请选择“是”或“否”")
+
+
+def _date(_field: FieldDef, raw: Any, _tz: tzinfo | None) -> date:
+    if isinstance(raw, datetime):
+        raise ValueError("应为日期，不含时间")
+    if isinstance(raw, date):
+        return raw
+    if isinstance(raw, str):
+        try:
+            return date.fromisoformat(raw.strip())
+        except ValueError:
+            pass
+    raise ValueError("不是有效的日期（如 2026-03-02）")
+
+
+def _datetime(_field: FieldDef, raw: Any, tz: tzinfo | None) -> datetime:
+    value: datetime | None = None
+    if isinstance(raw, datetime):
+        value = raw
+    elif isinstance(raw, str):
+        try:
+            value = datetime.fromisoformat(raw.strip())
+        except ValueError:
+            value = None
+    if value is None:
+        raise ValueError("不是有效的时间（如 2026-03-02T09:30）")
+    if value.tzinfo is None:
+        if tz is None:
+            raise ValueError("时间缺少时区")
+        value = value.replace(tzinfo=tz)
+    return value.astimezone(UTC)
+
+
+def _enum(field: FieldDef, raw: Any, _tz: tzinfo | None) -> str:
+    if isinstance(raw, str) and raw in field.options:
+        return raw
+    raise ValueError("请选择列表中的选项")
+
+
+def _phone(_field: FieldDef, raw: Any, _tz: tzinfo | None) -> str:
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        raise ValueError("手机号码格式不正确")
+    text = re.sub(r"[\s()（）]", "", str(raw))
+    if text.startswith("+86"):
+        text = text[3:]
+    mobile = text.replace("-", "")
+    if _MOBILE.match(mobile):
+        return mobile
+    if _LANDLINE.match(text):
+        return text
+    raise ValueError("手机号码格式不正确")
+
+
+def _user(_field: FieldDef, raw: Any, _tz: tzinfo | None) -> str:
+    if isinstance(raw, str) and _USER.match(raw.strip()):
+        return raw.strip()
+    raise ValueError("不是有效的用户")
+
+
+_PARSERS: dict[str, Callable[[FieldDef, Any, tzinfo | None], Any]] = {
+    "string": _string,
+    "text": _string,
+    "integer": _integer,
+    "decimal": _decimal,
+    "boolean": _boolean,
+    "date": _date,
+    "datetime": _datetime,
+    "enum": _enum,
+    "phone": _phone,
+    "user": _user,
+}
+
+
+def parse(field: FieldDef, raw: Any, tz: tzinfo | None = None) -> Any:
+    """The typed value of `raw` for `field`; None or an empty string means unset.
+
+    Args:
+        field: the field's definition.
+        raw: what was submitted (Python value, YAML scalar, or form string).
+        tz: the estate's time zone, for datetimes given without one (form inputs).
+
+    Raises:
+        ValueError: the value does not fit the type; the message is short Chinese.
+    """
+    if raw is None or (isinstance(raw, str) and raw.strip() == "" and field.type != "text"):
+        return None
+    if raw == "" and field.type == "text":
+        return None
+    return _PARSERS[field.type](field, raw, tz)
+
+
+def is_filled(value: Any) -> bool:
+    """Whether a value counts as filled for `require`: `false` and `0` do."""
+    return value is not None and value != ""
+
+
+def to_json(field: FieldDef, value: Any) -> Any:
+    """The JSON form of a typed value (for items.data and history changes)."""
+    if value is None:
+        return None
+    if field.type == "decimal":
+        return str(value)
+    if field.type == "date":
+        return value.isoformat()
+    if field.type == "datetime":
+        return value.astimezone(UTC).isoformat()
+    return value
+
+
+def from_json(field: FieldDef, value: Any) -> Any:
+    """The typed value of a stored JSON value (the inverse of `to_json`)."""
+    if value is None:
+        return None
+    if field.type == "decimal":
+        return Decimal(value)
+    if field.type == "date":
+        return date.fromisoformat(value)
+    if field.type == "datetime":
+        return datetime.fromisoformat(value).astimezone(UTC)
+    return value
+
+
+def mask(field: FieldDef, value: Any) -> Any:
+    """The value with personal data hidden (138****5678); non-personal values unchanged."""
+    if value is None or not field.personal:
+        return value
+    text = str(value)
+    if field.type == "phone" and len(text) >= 7:
+        return text[:3] + "*" * (len(text) - 7) + text[-4:]
+    if len(text) <= 1:
+        return "*"
+    if len(text) == 2:
+        return text[0] + "*"
+    keep = max(1, len(text) // 4)
+    return text[:keep] + "*" * (len(text) - 2 * keep) + text[-keep:]
+
+
+def display(field: FieldDef, value: Any, tz: tzinfo | None = None) -> str:
+    """A short Chinese rendering for notifications and lists (personal data masked)."""
+    value = mask(field, value)
+    if value is None:
+        return ""
+    if field.type == "enum" and not field.personal:
+        return str(field.options.get(value, value))
+    if field.type == "boolean" and isinstance(value, bool):
+        return "是" if value else "否"
+    if field.type == "datetime" and isinstance(value, datetime):
+        return value.astimezone(tz or UTC).strftime("%Y-%m-%d %H:%M")
+    return str(value)
+
+
+def encode(fields: Mapping[str, FieldDef], values: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON document for items.data: set fields only, in declaration order."""
+    return {name: to_json(f, values[name]) for name, f in fields.items() if values.get(name) is not None}
+
+
+def decode(fields: Mapping[str, FieldDef], data: Mapping[str, Any]) -> dict[str, Any]:
+    """Typed values from items.data; keys not (or no longer) declared are kept as stored."""
+    return {name: (from_json(fields[name], raw) if name in fields else raw) for name, raw in data.items()}

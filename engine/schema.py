@@ -1,0 +1,166 @@
+"""Check a document against schemas/workflow.schema.json (JSON Schema 2020-12).
+
+Takes the plain document and its SourceMap; yields one `Problem` per violation, at the
+offending key or value, in words an administrator can act on. We write our own messages
+rather than jsonschema's: those quote the whole offending instance, which is unreadable
+for a big mapping and unbounded for a hostile one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterator, Mapping
+from functools import cache
+from pathlib import Path as FsPath
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from engine.errors import Path, Problem
+from engine.source import SourceMap
+
+SCHEMA_DIR = FsPath(__file__).resolve().parent.parent / "schemas"
+
+_TYPE_NAMES = {
+    "object": "a mapping (key: value)",
+    "array": "a list",
+    "string": "a text",
+    "boolean": "true or false",
+    "number": "a number",
+    "integer": "a whole number",
+    "null": "null",
+}
+
+
+@cache
+def load_schema(name: str = "workflow.schema.json") -> dict[str, Any]:
+    """The JSON Schema, read once."""
+    return json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
+
+
+@cache
+def _validator(name: str) -> Draft202012Validator:
+    schema = load_schema(name)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def suggest(name: str, choices: Any) -> str:
+    """' (did you mean 'x'?)' when a close match exists, else ''."""
+    matches = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean '{matches[0]}'?)" if matches else ""
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "null" if value is None else type(value).__name__
+
+
+def _short(value: Any) -> str:
+    text = repr(value) if not isinstance(value, (dict, list)) else _kind(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _pattern_message(value: Any, pattern: str) -> str:
+    if "(m|h|d|w)" in pattern:
+        return f"{_short(value)} is not a duration: write a number and a unit, such as 30m, 1h, 2d or 1w"
+    if pattern.startswith("^[A-Z]"):
+        return f"{_short(value)} is not a valid number prefix: use 1-8 capital letters or digits, such as TS"
+    return f"{_short(value)} is not a valid name: use lowercase letters, digits and _, starting with a letter"
+
+
+def _problems(error: ValidationError, smap: SourceMap) -> Iterator[Problem]:
+    path: Path = tuple(error.absolute_path)
+    kind = error.validator
+    value = error.instance
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    if kind == "additionalProperties":
+        allowed = list(schema.get("properties", {}))
+        extras = [key for key in value if key not in allowed] if isinstance(value, dict) else []
+        for key in extras:
+            hint = suggest(key, allowed) or (f" (allowed: {', '.join(allowed)})" if allowed else "")
+            yield smap.problem((*path, key), f"unknown key '{key}'{hint}", key=True, code="unknown_key")
+        return
+    if kind == "required":
+        missing = [key for key in error.validator_value if key not in value]
+        for key in missing:
+            yield smap.problem(path, f"missing required key '{key}'", key=True, code="missing_key")
+        return
+    if kind == "type":
+        expected = error.validator_value
+        names = [expected] if isinstance(expected, str) else list(expected)
+        wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
+        yield smap.problem(path, f"must be {wanted}, not {_kind(value)}", code="type")
+        return
+    if kind == "enum":
+        options = [str(o) for o in error.validator_value]
+        hint = suggest(value, options) or f" (choose one of: {', '.join(options)})"
+        yield smap.problem(path, f"{_short(value)} is not allowed{hint}", code="enum")
+        return
+    if kind == "pattern":
+        yield smap.problem(path, _pattern_message(value, error.validator_value), code="pattern")
+        return
+    messages = {
+        "minItems": "must not be empty",
+        "minProperties": "must not be empty",
+        "minLength": "must not be empty",
+        "maxLength": f"is too long (at most {error.validator_value} characters)",
+        "maxProperties": "give exactly one of: notify, spawn",
+        "uniqueItems": "lists the same entry twice",
+        "const": f"must be {error.validator_value!r}",
+    }
+    if kind in messages:
+        yield smap.problem(path, messages[kind], code=kind)
+        return
+    if kind == "oneOf":
+        if path and path[-1] == "from":
+            yield smap.problem(path, 'must be a state name, a list of state names, or "*"', code="oneOf")
+        else:
+            yield smap.problem(
+                path,
+                "must be an expression in a text, a number, true/false or null",
+                code="oneOf",
+            )
+        return
+    yield smap.problem(path, f"is not valid here ({kind})", code=kind)
+
+
+def _flatten(error: ValidationError) -> Iterator[ValidationError]:
+    # propertyNames errors carry the real cause in their context, one per bad key.
+    if error.validator == "propertyNames":
+        for sub in error.context or ():
+            yield sub
+    else:
+        yield error
+
+
+def validate(document: Any, smap: SourceMap, schema_name: str = "workflow.schema.json") -> list[Problem]:
+    """Every schema violation of `document`, as Problems at their positions."""
+    problems: list[Problem] = []
+    for error in _validator(schema_name).iter_errors(document):
+        for leaf in _flatten(error):
+            if error.validator == "propertyNames":
+                key = leaf.instance
+                path = (*error.absolute_path, key)
+                problems.append(smap.problem(path, _pattern_message(key, leaf.validator_value)
+                                             if leaf.validator == "pattern" else f"{_short(key)} is not a valid name",
+                                             key=True, code="pattern"))
+            else:
+                problems.extend(_problems(leaf, smap))
+    return problems
+
+
+def bad_paths(problems: list[Problem]) -> set[Path]:
+    """The paths the schema refused, so later checks can skip what they cannot trust."""
+    return {p.path for p in problems}

@@ -1,0 +1,181 @@
+"""Read YAML safely, remembering where every key and value came from.
+
+Takes a file's text; returns the plain document (dicts, lists, scalars) and a
+`SourceMap` from YAML paths to (line, column), or the `Problem`s that stopped it.
+
+PyYAML's defaults are wrong for administrators' files in three ways, fixed here:
+- YAML 1.1 turns `on`, `off`, `yes`, `no`, `y`, `n` into booleans, which would mangle an
+  option id `no` or a state `on`; only `true` and `false` are booleans here.
+- A duplicated key silently keeps the last value; here it is a problem at its line.
+- Aliases can expand exponentially ("billion laughs"); the composed node graph stays
+  small, so we count the expanded size while constructing and refuse past a bound.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from engine.errors import Path, Problem
+
+MAX_NODES = 100_000
+"""Bound on the expanded size of a document (aliases counted at every use)."""
+
+
+class _TooLarge(Exception):
+    def __init__(self, mark: yaml.Mark | None) -> None:
+        self.mark = mark
+
+
+Position = tuple[str, int, int]
+"""(file, line, column); line and column 1-based."""
+
+
+@dataclass
+class SourceMap:
+    """Where each path of a document was written: `path → (file, line, column)`.
+
+    `keys` holds the position of a mapping key itself, `values` that of its value (list
+    items and the document root have only `values`). The file is kept per path because an
+    estate overlay merged into a base definition mixes lines of two files.
+    """
+
+    file: str
+    values: dict[Path, Position] = field(default_factory=dict)
+    keys: dict[Path, Position] = field(default_factory=dict)
+
+    def position(self, path: Path, *, key: bool = False) -> Position:
+        """The nearest known position of `path`, walking up to its parents if needed."""
+        probe = tuple(path)
+        while True:
+            if key and probe in self.keys:
+                return self.keys[probe]
+            if probe in self.values:
+                return self.values[probe]
+            if not probe:
+                return (self.file, 1, 1)
+            probe = probe[:-1]
+
+    def problem(self, path: Path, message: str, *, key: bool = False, code: str = "invalid") -> Problem:
+        """A Problem located at `path` (at the key rather than the value when `key`)."""
+        file, line, column = self.position(path, key=key)
+        return Problem(file, line, column, tuple(path), message, code)
+
+    def copy_subtree(self, other: SourceMap, src: Path, dst: Path) -> None:
+        """Take the positions of `other` under `src` as ours under `dst`."""
+        size = len(src)
+        for mine, theirs in ((self.values, other.values), (self.keys, other.keys)):
+            for path, position in theirs.items():
+                if path[:size] == src:
+                    mine[(*dst, *path[size:])] = position
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader without YAML 1.1 booleans, without duplicate keys, with a size bound."""
+
+
+_DROPPED_TAGS = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp"}
+# Keep every implicit resolver except bool, then add a strict one for true/false only.
+# Timestamps stay strings too: the schema speaks JSON, and dates are parsed where used.
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in _DROPPED_TAGS]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def _position(node: yaml.Node, file: str) -> Position:
+    return file, node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _build(
+    node: yaml.Node, loader: _Loader, path: Path, smap: SourceMap, problems: list[Problem], budget: list[int]
+) -> Any:
+    """Construct `node` into plain data, recording positions, duplicates and size."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooLarge(node.start_mark)
+    smap.values.setdefault(path, _position(node, smap.file))
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if isinstance(key, (dict, list)):
+                problems.append(Problem(*_position(key_node, smap.file), path, "a key must be a plain name", "yaml"))
+                continue
+            # Keys like `1` or `true` reach the schema as strings, as JSON would have them.
+            key = key if isinstance(key, str) else str(key).lower() if isinstance(key, bool) else str(key)
+            child = (*path, key)
+            if key in result:
+                first_line = smap.keys[child][1]
+                message = f"duplicate key '{key}' (first given on line {first_line})"
+                problems.append(Problem(*_position(key_node, smap.file), child, message, "duplicate_key"))
+                continue
+            smap.keys[child] = _position(key_node, smap.file)
+            result[key] = _build(value_node, loader, child, smap, problems, budget)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _build(item, loader, (*path, index), smap, problems, budget)
+            for index, item in enumerate(node.value)
+        ]
+    return loader.construct_object(node, deep=True)
+
+
+def _problem_from_yaml_error(file: str, error: yaml.YAMLError) -> Problem:
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    text = getattr(error, "problem", None) or str(error)
+    context = getattr(error, "context", None)
+    message = f"YAML syntax error: {context}, {text}" if context else f"YAML syntax error: {text}"
+    if "\t" in text or "'\\t'" in text:
+        message += " (YAML does not allow tabs for indentation; use spaces)"
+    return Problem(file, line, column, (), message, "yaml")
+
+
+def read_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[Problem]]:
+    """Parse one YAML document.
+
+    Returns:
+        (document, source map, problems). When the text cannot be parsed at all the
+        document is None and problems holds the syntax error at the parser's mark.
+    """
+    smap = SourceMap(file)
+    problems: list[Problem] = []
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None, smap, [Problem(file, 1, 1, (), "the file is empty", "yaml")]
+        document = _build(root, loader, (), smap, problems, [MAX_NODES])
+    except _TooLarge as too_large:
+        mark = too_large.mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = f"the document expands to more than {MAX_NODES} values (are aliases nested?)"
+        return None, smap, [Problem(file, line, column, (), message, "too_large")]
+    except yaml.YAMLError as error:
+        return None, smap, [_problem_from_yaml_error(file, error)]
+    except (RecursionError, ValueError, OverflowError) as error:
+        # PyYAML raises these for absurd nesting or numbers such as a 10,000-digit date.
+        return None, smap, [Problem(file, 1, 1, (), f"cannot read this YAML: {type(error).__name__}", "yaml")]
+    finally:
+        loader.dispose()
+    return document, smap, problems
+
+
+def walk(document: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
+    """Every (path, value) of a plain document, depth first."""
+    yield path, document
+    if isinstance(document, dict):
+        for key, value in document.items():
+            yield from walk(value, (*path, key))
+    elif isinstance(document, list):
+        for index, value in enumerate(document):
+            yield from walk(value, (*path, index))

@@ -1,0 +1,53 @@
+"""Running the Alembic migrations programmatically (`estateflow db upgrade`, tests).
+
+No alembic.ini: the configuration is built here, with `script_location` pointing
+into this package, so an installed estateflow migrates from anywhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+from engine.store.db import database_url
+
+__all__ = ["alembic_config", "current_revision", "head_revision", "upgrade"]
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic Config for `url` (see engine.store.db.database_url)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    # '%' would be read as interpolation by configparser.
+    config.set_main_option("sqlalchemy.url", database_url(url).replace("%", "%%"))
+    return config
+
+
+def upgrade(target: str | Engine | None = None, revision: str = "head") -> None:
+    """Bring the database (a URL, an Engine, or the configured default) up to `revision`."""
+    if isinstance(target, Engine):
+        config = alembic_config(target.url.render_as_string(hide_password=False))
+        with target.connect() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+            connection.commit()
+    else:
+        command.upgrade(alembic_config(target), revision)
+
+
+def head_revision() -> str | None:
+    """The newest revision shipped with this code."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None: not migrated)."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()

@@ -1,0 +1,220 @@
+"""The database tables, as SQLAlchemy 2.x typed declarative models.
+
+The schema is created and changed only by the Alembic migrations in
+engine/store/migrations/ (never `create_all` at start-up); a test checks that the
+migrations and these models agree. All times are stored in UTC (`UTCDateTime`);
+field values live in `items.data` as JSON (see engine/fields.py for the encoding).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint, false, true
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import DateTime, TypeDecorator
+
+__all__ = [
+    "Base", "Counter", "Estate", "Item", "ItemHistory", "ItemLink", "Outbox", "User", "UserEstate",
+    "UserRole", "UTCDateTime", "WorkflowVersion",
+]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored as UTC; SQLite drops the zone, so it is put back on the way out."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored (whose time zone would it be?)")
+        return value.astimezone(UTC) if dialect.name != "sqlite" else value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# JSONB on PostgreSQL (indexable, compact), JSON text elsewhere.
+JSONDoc = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    """The declarative base of every table; constraints get stable names (SQLite batch migrations need them)."""
+
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONDoc}
+
+
+class Estate(Base):
+    """An estate (小区/项目); items, users and overlays belong to estates."""
+
+    __tablename__ = "estates"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai", server_default="Asia/Shanghai")
+
+
+class User(Base):
+    """A member of staff who logs in; the system actor is not a row."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[Optional[str]] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+
+
+class UserRole(Base):
+    """A role id (from workflows/roles.yaml) held by a user."""
+
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class UserEstate(Base):
+    """An estate a user works in (sees and acts on its items)."""
+
+    __tablename__ = "user_estates"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    estate_id: Mapped[str] = mapped_column(ForeignKey("estates.id", ondelete="CASCADE"), primary_key=True)
+
+
+class WorkflowVersion(Base):
+    """A published definition: immutable once written.
+
+    `estate_id` is '' for the base definition, or an estate id for the definition
+    merged with that estate's overlay. `roles` is the role catalogue it was checked
+    against, so a stored version compiles on its own.
+    """
+
+    __tablename__ = "workflow_versions"
+    __table_args__ = (UniqueConstraint("workflow_id", "estate_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(64))
+    estate_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    document: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    roles: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    published_by: Mapped[Optional[str]] = mapped_column(String(100))
+
+
+class Counter(Base):
+    """The last number handed out per estate and prefix (TS-000123)."""
+
+    __tablename__ = "counters"
+
+    estate_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
+
+
+class Item(Base):
+    """One work item (a complaint, a repair...) running through a published definition.
+
+    `version` is the optimistic-lock counter (1 at creation, +1 per transition);
+    `definition_version` is the published definition it runs on. `deadline_at` and
+    `overdue` belong to the time limits (computed on entering a state).
+    """
+
+    __tablename__ = "items"
+    __table_args__ = (
+        UniqueConstraint("estate_id", "number"),
+        Index("ix_items_workflow_state", "workflow_id", "state"),
+        Index("ix_items_estate", "estate_id"),
+        Index("ix_items_deadline_at", "deadline_at"),
+        Index("ix_items_definition", "definition_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    estate_id: Mapped[str] = mapped_column(ForeignKey("estates.id"))
+    number: Mapped[str] = mapped_column(String(32))
+    workflow_id: Mapped[str] = mapped_column(String(64))
+    definition_id: Mapped[int] = mapped_column(ForeignKey("workflow_versions.id"))
+    definition_version: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    state_entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deadline_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    overdue: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class ItemHistory(Base):
+    """One row per transition (creation included: `from_state` is null) or event.
+
+    Transition rows bump the item's `version`; event rows (escalations,
+    notifications, comments) do not. `changes` maps each changed field to [old, new]
+    in the JSON encoding; `actor_id` null means the system.
+    """
+
+    __tablename__ = "item_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    transition: Mapped[Optional[str]] = mapped_column(String(64))
+    event: Mapped[Optional[str]] = mapped_column(String(64))
+    from_state: Mapped[Optional[str]] = mapped_column(String(64))
+    to_state: Mapped[Optional[str]] = mapped_column(String(64))
+    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    actor_name: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    changes: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    comment: Mapped[Optional[str]] = mapped_column(Text)
+
+
+class Outbox(Base):
+    """A notification waiting to be sent (drained by `estateflow send` with retries)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    estate_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    role: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    sent_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+
+
+class ItemLink(Base):
+    """A link between two items; a spawn writes one row each way ('spawned', 'spawned_from')."""
+
+    __tablename__ = "item_links"
+
+    from_item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    to_item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
