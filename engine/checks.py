@@ -58,6 +58,11 @@ class Context:
         return []
 
 
+def _list(value: Any) -> list[Any]:
+    """`value` when it is a list; [] for anything the schema will already have refused."""
+    return value if isinstance(value, list) else []
+
+
 def _strings(value: Any) -> list[tuple[int, str]]:
     return [(i, v) for i, v in enumerate(value) if isinstance(v, str)] if isinstance(value, list) else []
 
@@ -81,12 +86,12 @@ def unknown_states(ctx: Context) -> Iterator[Problem]:
 def _role_lists(ctx: Context) -> Iterator[tuple[Path, Any]]:
     yield ("create_roles",), ctx.document.get("create_roles")
     for name, state in ctx.states.items():
-        for i, rule in enumerate(state.get("sla") or []):
+        for i, rule in enumerate(_list(state.get("sla"))):
             if isinstance(rule, dict):
                 yield ("states", name, "sla", i, "escalate_to"), rule.get("escalate_to")
     for index, transition in ctx.transitions():
         yield ("transitions", index, "roles"), transition.get("roles")
-        for a, action in enumerate(transition.get("actions") or []):
+        for a, action in enumerate(_list(transition.get("actions"))):
             if isinstance(action, dict) and isinstance(action.get("notify"), dict):
                 yield ("transitions", index, "actions", a, "notify", "roles"), action["notify"].get("roles")
 
@@ -118,7 +123,7 @@ def _graph_is_sound(ctx: Context) -> bool:
     states = ctx.states
     for _, transition in ctx.transitions():
         names = [name for _, name in ctx.sources(transition)] + [transition.get("to")]
-        if any(name not in states for name in names):
+        if any(not isinstance(name, str) or name not in states for name in names):
             return False
     return True
 
@@ -128,7 +133,7 @@ def _edges(ctx: Context) -> dict[str, set[str]]:
     for _, transition in ctx.transitions():
         target = transition.get("to")
         for _, source in ctx.sources(transition):
-            if source in edges and target in edges:
+            if source in edges and isinstance(target, str) and target in edges:
                 edges[source].add(target)
     return edges
 
@@ -185,7 +190,7 @@ def known_fields(ctx: Context) -> Iterator[Problem]:
                 if name not in fields:
                     yield ctx.smap.problem((*base, "set", name), f"unknown field '{name}'{suggest(name, fields)}",
                                            key=True, code="unknown_field")
-        for a, action in enumerate(transition.get("actions") or []):
+        for a, action in enumerate(_list(transition.get("actions"))):
             spawn = action.get("spawn") if isinstance(action, dict) else None
             if isinstance(spawn, dict):
                 yield from _check_spawn(ctx, spawn, (*base, "actions", a, "spawn"))

@@ -77,14 +77,15 @@ class _Compiler:
         try:
             return compile_expression(source, self.fields, want=want, target=target)
         except ExpressionError as error:
-            self.problem(path, f"{error.message} (in expression {source!r})", "expression")
+            shown = source if len(source) <= 60 else source[:57] + "..."
+            self.problem(path, f"{error.message} (in expression {shown!r})", "expression")
             return None
 
     def _fields(self) -> dict[str, FieldDef]:
         raw = self.document.get("fields")
         fields: dict[str, FieldDef] = {}
         for name, spec in (raw.items() if isinstance(raw, dict) else ()):
-            if not isinstance(spec, dict) or spec.get("type") not in FIELD_TYPES:
+            if not isinstance(spec, dict) or not isinstance(spec.get("type"), str) or spec["type"] not in FIELD_TYPES:
                 continue
             options = spec.get("options") if isinstance(spec.get("options"), dict) else {}
             fields[name] = FieldDef(
@@ -164,7 +165,10 @@ class _Compiler:
                 result.append(Assignment(name, expression=expression))
             else:
                 if value is not None and not _literal_fits(field, value):
-                    self.problem((*path, name), f"{value!r} cannot be stored in {field.type} field '{name}'", "type")
+                    shown = str(value).lower() if isinstance(value, bool) else repr(value)
+                    hint = f"; for a fixed text write \"'{value}'\"" if field.type in _QUOTED_TYPES else ""
+                    self.problem((*path, name), f"{shown} cannot be stored in {field.type} field '{name}'{hint}",
+                                 "type")
                 result.append(Assignment(name, literal=value))
         return tuple(result)
 
@@ -184,6 +188,9 @@ class _Compiler:
             elif isinstance(spawn, dict) and isinstance(spawn.get("workflow"), str):
                 result.append(SpawnAction(workflow=spawn["workflow"], copy=_strings(spawn.get("copy"))))
         return tuple(result)
+
+
+_QUOTED_TYPES = frozenset({"string", "text", "enum", "phone", "user"})
 
 
 def _literal_fits(field: FieldDef, value: Any) -> bool:

@@ -33,7 +33,8 @@ class Problem:
     line: int
     column: int
     path: Path = field(compare=False)
-    message: str = field(compare=False)
+    """Keys and list indexes; mixed str and int, so it takes no part in ordering."""
+    message: str
     code: str = field(default="invalid", compare=False)
 
     @property

@@ -127,12 +127,18 @@ def _documents(workflows_dir: Path) -> dict[str, Any]:
 
 def _problems_of(document: Any, smap: SourceMap, roles: Mapping[str, str],
                  workflows: Mapping[str, Any] | None) -> tuple[WorkflowDefinition | None, list[Problem]]:
-    problems = schema.validate(document, smap)
+    schema_problems = schema.validate(document, smap)
+    meaning_problems: list[Problem] = []
     if isinstance(document, dict):
-        context = checks.Context(document, smap, roles, workflows)
-        problems += checks.check(context)
+        meaning_problems += checks.check(checks.Context(document, smap, roles, workflows))
     definition, compile_problems = compile_definition(document, smap, roles)
-    return definition, problems + compile_problems
+    meaning_problems += compile_problems
+    # Where the schema already refused a value, a meaning problem about it only repeats it.
+    refused = {p.path for p in schema_problems}
+    meaning_problems = [
+        p for p in meaning_problems if not any(p.path[:n] in refused for n in range(1, len(p.path) + 1))
+    ]
+    return definition, schema_problems + meaning_problems
 
 
 class Loader:

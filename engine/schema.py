@@ -93,7 +93,9 @@ def _problems(error: ValidationError, smap: SourceMap) -> Iterator[Problem]:
             yield smap.problem((*path, key), f"unknown key '{key}'{hint}", key=True, code="unknown_key")
         return
     if kind == "required":
-        missing = [key for key in error.validator_value if key not in value]
+        # jsonschema reports each missing key as its own error; the message names it.
+        key = error.message.split("'")[1] if error.message.count("'") >= 2 else ""
+        missing = [key] if key in error.validator_value else [k for k in error.validator_value if k not in value]
         for key in missing:
             yield smap.problem(path, f"missing required key '{key}'", key=True, code="missing_key")
         return
@@ -136,28 +138,29 @@ def _problems(error: ValidationError, smap: SourceMap) -> Iterator[Problem]:
     yield smap.problem(path, f"is not valid here ({kind})", code=kind)
 
 
-def _flatten(error: ValidationError) -> Iterator[ValidationError]:
-    # propertyNames errors carry the real cause in their context, one per bad key.
-    if error.validator == "propertyNames":
-        for sub in error.context or ():
-            yield sub
+def _key_name_problem(error: ValidationError, smap: SourceMap) -> Problem:
+    """A mapping key that breaks `propertyNames`: reported at the key itself."""
+    key = error.instance
+    path = (*error.absolute_path, key)
+    if error.validator == "pattern":
+        message = _pattern_message(key, error.validator_value)
     else:
-        yield error
+        message = f"{_short(key)} is not a valid name (at most 64 characters)"
+    return smap.problem(path, message, key=True, code="pattern")
 
 
 def validate(document: Any, smap: SourceMap, schema_name: str = "workflow.schema.json") -> list[Problem]:
     """Every schema violation of `document`, as Problems at their positions."""
     problems: list[Problem] = []
     for error in _validator(schema_name).iter_errors(document):
-        for leaf in _flatten(error):
-            if error.validator == "propertyNames":
-                key = leaf.instance
-                path = (*error.absolute_path, key)
-                problems.append(smap.problem(path, _pattern_message(key, leaf.validator_value)
-                                             if leaf.validator == "pattern" else f"{_short(key)} is not a valid name",
-                                             key=True, code="pattern"))
-            else:
-                problems.extend(_problems(leaf, smap))
+        # Depending on the jsonschema version a bad key arrives as a propertyNames error
+        # (the cause in its context) or directly as the cause, with propertyNames in its schema path.
+        if error.validator == "propertyNames":
+            problems.extend(_key_name_problem(sub, smap) for sub in error.context or ())
+        elif "propertyNames" in error.relative_schema_path:
+            problems.append(_key_name_problem(error, smap))
+        else:
+            problems.extend(_problems(error, smap))
     return problems
 
 

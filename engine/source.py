@@ -24,6 +24,8 @@ from engine.errors import Path, Problem
 
 MAX_NODES = 100_000
 """Bound on the expanded size of a document (aliases counted at every use)."""
+MAX_DEPTH = 64
+"""Bound on nesting: PyYAML composes recursively and slows to a crawl long before it fails."""
 
 
 class _TooLarge(Exception):
@@ -103,22 +105,26 @@ def _build(
         raise _TooLarge(node.start_mark)
     smap.values.setdefault(path, _position(node, smap.file))
     if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
+        explicit = {id(key_node) for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge"}
+        loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys; merged pairs come first
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
             if isinstance(key, (dict, list)):
                 problems.append(Problem(*_position(key_node, smap.file), path, "a key must be a plain name", "yaml"))
                 continue
-            # Keys like `1` or `true` reach the schema as strings, as JSON would have them.
-            key = key if isinstance(key, str) else str(key).lower() if isinstance(key, bool) else str(key)
+            # Keys like `1`, `true` or `null` reach the schema as strings, as JSON would have them.
+            key = key if isinstance(key, str) else "null" if key is None else str(key).lower() if isinstance(key, bool) else str(key)
             child = (*path, key)
-            if key in result:
+            merged_before = key in result and child not in smap.keys
+            if key in result and not merged_before and id(key_node) in explicit:
                 first_line = smap.keys[child][1]
                 message = f"duplicate key '{key}' (first given on line {first_line})"
                 problems.append(Problem(*_position(key_node, smap.file), child, message, "duplicate_key"))
                 continue
-            smap.keys[child] = _position(key_node, smap.file)
+            if id(key_node) in explicit:
+                smap.keys[child] = _position(key_node, smap.file)
+                smap.values.pop(child, None)  # an explicit key overrides a merged one
             result[key] = _build(value_node, loader, child, smap, problems, budget)
         return result
     if isinstance(node, yaml.SequenceNode):
@@ -127,6 +133,28 @@ def _build(
             for index, item in enumerate(node.value)
         ]
     return loader.construct_object(node, deep=True)
+
+
+def _too_deep(text: str) -> tuple[int, int] | None:
+    """Where flow brackets or indentation nest deeper than MAX_DEPTH, found before parsing."""
+    depth, quote = 0, ""
+    for line_number, line in enumerate(text.splitlines(), 1):
+        if not quote and len(line) - len(line.lstrip(" ")) > 2 * MAX_DEPTH:
+            return line_number, 1
+        for column, char in enumerate(line, 1):
+            if quote:
+                quote = "" if char == quote else quote
+            elif char in "'\"":
+                quote = char
+            elif char == "#":
+                break
+            elif char in "[{":
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return line_number, column
+            elif char in "]}":
+                depth = max(0, depth - 1)
+    return None
 
 
 def _problem_from_yaml_error(file: str, error: yaml.YAMLError) -> Problem:
@@ -149,12 +177,19 @@ def read_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[Problem]]:
     """
     smap = SourceMap(file)
     problems: list[Problem] = []
+    too_deep = _too_deep(text)
+    if too_deep:
+        message = f"the document is nested more than {MAX_DEPTH} levels deep"
+        return None, smap, [Problem(file, *too_deep, (), message, "too_deep")]
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
         if root is None:
             return None, smap, [Problem(file, 1, 1, (), "the file is empty", "yaml")]
         document = _build(root, loader, (), smap, problems, [MAX_NODES])
+        if document is None:
+            message = "the document is empty (null): a mapping of keys is expected"
+            return None, smap, [Problem(*_position(root, file), (), message, "yaml")]
     except _TooLarge as too_large:
         mark = too_large.mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -162,7 +197,9 @@ def read_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[Problem]]:
         return None, smap, [Problem(file, line, column, (), message, "too_large")]
     except yaml.YAMLError as error:
         return None, smap, [_problem_from_yaml_error(file, error)]
-    except (RecursionError, ValueError, OverflowError) as error:
+    except RecursionError:
+        return None, smap, [Problem(file, 1, 1, (), f"the document is nested more than {MAX_DEPTH} levels deep", "too_deep")]
+    except (ValueError, OverflowError) as error:
         # PyYAML raises these for absurd nesting or numbers such as a 10,000-digit date.
         return None, smap, [Problem(file, 1, 1, (), f"cannot read this YAML: {type(error).__name__}", "yaml")]
     finally:

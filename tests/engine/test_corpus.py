@@ -37,18 +37,8 @@ OVERLAY_DEMO = ROOT / "tests" / "data" / "overlay_demo"
 CORPUS = sorted(BAD.rglob("*.yaml"))
 
 KNOWN_BUGS: dict[str, str] = {
-    # File name -> the pipeline bug that makes it fail today (reported to the lead). Each runs as a
-    # strict xfail: once the bug is fixed the test XPASSes, fails, and the entry must be removed.
-    "missing_id_and_title.yaml": "errors.Problem compares only (file, line, column): sorted(set(...)) in "
-                                 "loader/cli drops a second problem at the same position",
-    "missing_states_and_transitions.yaml": "same: two missing keys at one position, one is dropped",
-    "missing_transition_name_from_to.yaml": "same: three missing keys at one position, two are dropped",
-    "bad_identifiers.yaml": "schema.py: a bad mapping key (propertyNames) is reported at the mapping, "
-                            "with the mapping's path, and a second bad key is then dropped as a duplicate",
-    "wrong_type_sla_and_actions_not_lists.yaml": "checks._role_lists/known_fields: enumerate(5) raises TypeError",
-    "wrong_type_to_is_a_list.yaml": "checks._graph_is_sound: `[...] in states` raises TypeError (unhashable)",
-    "wrong_type_field_type_is_a_list.yaml": "compiler._fields: `[...] in FIELD_TYPES` raises TypeError (unhashable)",
-    "null_document.yaml": "loader: a document that is YAML null (`null`, `~`, `---`) reports no problem at all",
+    # File name -> a pipeline bug that makes it fail today. Each runs as a strict xfail: once
+    # the bug is fixed the test XPASSes, fails, and the entry must be removed.
 }
 
 EXPECT = re.compile(r"^# expect: (\d+):(\d+) (\S+):(?: (.*))?$")

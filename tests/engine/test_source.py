@@ -176,8 +176,6 @@ def test_modest_aliases_still_work() -> None:
     assert document["again"] == document["more"][1] == {"label": "甲", "paused": True}
 
 
-@pytest.mark.xfail(strict=True, reason="source.py: a key given next to `<<: *anchor` is reported as a duplicate "
-                                       "of the merged one, and the merged value wins (YAML: the explicit key wins)")
 def test_merge_keys_let_explicit_keys_override() -> None:
     document, _, problems = read("base: &b {label: 甲, paused: true}\nother:\n  <<: *b\n  label: 乙\nagain: *b\n")
     assert problems == []
@@ -222,7 +220,21 @@ def test_several_documents_are_refused() -> None:
 def test_absurd_nesting_is_a_problem_not_a_crash() -> None:
     document, _, problems = read("a: " + "[" * 5000 + "]" * 5000 + "\n")
     assert document is None
-    assert problems and problems[0].code == "yaml"
+    assert [(p.code, p.line, p.column) for p in problems] == [("too_deep", 1, 68)]
+    assert "nested more than 64 levels" in problems[0].message
+
+
+def test_deep_block_indentation_is_refused_before_parsing() -> None:
+    text = "".join(" " * (2 * depth) + f"k{depth}:\n" for depth in range(200))
+    document, _, problems = read(text)
+    assert document is None
+    assert problems[0].code == "too_deep"
+
+
+def test_brackets_inside_quotes_do_not_count_as_nesting() -> None:
+    document, _, problems = read("a: '" + "[" * 100 + "'\nb: \"{{{\"\n")
+    assert problems == []
+    assert document == {"a": "[" * 100, "b": "{{{"}
 
 
 def test_a_key_that_is_a_mapping_is_refused() -> None:
