@@ -226,15 +226,16 @@ def enum_options(ctx: Context) -> Iterator[Problem]:
 
 
 def state_flags(ctx: Context) -> Iterator[Problem]:
-    """A final state is neither initial nor paused, and has no time limit."""
+    """A final state is neither initial nor paused, and has no time limit or timer."""
     for name, state in ctx.states.items():
         if state.get("final") is True:
             for flag in ("initial", "paused"):
                 if state.get(flag) is True:
                     yield ctx.smap.problem(("states", name, flag), f"a final state cannot be {flag}", code="state_flags")
-            if state.get("sla"):
-                yield ctx.smap.problem(("states", name, "sla"), "a final state has no time limit", key=True,
-                                       code="state_flags")
+            for key, what in (("sla", "time limit"), ("timers", "timer")):
+                if state.get(key):
+                    yield ctx.smap.problem(("states", name, key), f"a final state has no {what}", key=True,
+                                           code="state_flags")
 
 
 def ambiguous_transitions(ctx: Context) -> Iterator[Problem]:
@@ -253,6 +254,72 @@ def ambiguous_transitions(ctx: Context) -> Iterator[Problem]:
                 break
 
 
+_DATE_TYPES = ("date", "datetime")
+_DURATION_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _seconds(text: Any) -> int | None:
+    if isinstance(text, str) and text[:-1].isdigit() and text[-1:] in _DURATION_SECONDS:
+        return int(text[:-1]) * _DURATION_SECONDS[text[-1]]
+    return None
+
+
+def _system_transition(ctx: Context, state: str, name: Any, path: Path, who: str) -> Iterator[Problem]:
+    """A transition fired by the system from `state` must leave it and need no input."""
+    if not isinstance(name, str):
+        return
+    branches = [t for _, t in ctx.transitions() if t.get("name") == name]
+    leaving = [t for t in branches if any(source == state for _, source in ctx.sources(t))]
+    if not leaving:
+        names = sorted({t.get("name") for _, t in ctx.transitions() if isinstance(t.get("name"), str)})
+        froms = sorted({source for t in branches for _, source in ctx.sources(t)})
+        hint = suggest(name, names) if not branches else f" (it leaves {', '.join(repr(f) for f in froms)})"
+        message = f"{who} fires '{name}', but no transition of that name leaves state '{state}'{hint}"
+        yield ctx.smap.problem(path, message, code="timer_transition")
+    elif any(t.get("require") for t in leaving):
+        message = f"{who} fires '{name}', which requires fields: the system has nobody to fill them in"
+        yield ctx.smap.problem(path, message, code="timer_transition")
+
+
+def _date_field(ctx: Context, name: Any, path: Path, allowed: tuple[str, ...] = ()) -> Iterator[Problem]:
+    if not isinstance(name, str) or name in allowed:
+        return
+    field = ctx.fields.get(name)
+    if field is None:
+        choices = [*allowed, *ctx.fields]
+        yield ctx.smap.problem(path, f"unknown field '{name}'{suggest(name, choices)}", code="unknown_field")
+    elif field.get("type") not in _DATE_TYPES:
+        yield ctx.smap.problem(path, f"field '{name}' is not a date or datetime", code="not_a_date")
+
+
+def time_limits(ctx: Context) -> Iterator[Problem]:
+    """`sla` entries and `timers` are complete and name what exists."""
+    for name, state in ctx.states.items():
+        for i, rule in enumerate(_list(state.get("sla"))):
+            if not isinstance(rule, dict):
+                continue
+            path = ("states", name, "sla", i)
+            if ("within" in rule) == ("by" in rule):
+                yield ctx.smap.problem(path, "give either 'within' (a duration) or 'by' (end_of_day)", code="sla")
+            yield from _date_field(ctx, rule.get("since"), (*path, "since"), ("entered", "created"))
+            yield from _system_transition(ctx, name, rule.get("fire"), (*path, "fire"), "this time limit")
+            if "warn" in rule and not rule.get("escalate_to"):
+                yield ctx.smap.problem((*path, "warn"), "a warning goes to 'escalate_to': list the roles to warn",
+                                       key=True, code="sla")
+            opens, closes = _seconds(rule.get("not_before")), _seconds(rule.get("within"))
+            if opens is not None and closes is not None and opens >= closes:
+                yield ctx.smap.problem((*path, "not_before"), "the window opens after it closes: make "
+                                       "'not_before' shorter than 'within'", code="sla")
+        for i, timer in enumerate(_list(state.get("timers"))):
+            if not isinstance(timer, dict):
+                continue
+            path = ("states", name, "timers", i)
+            if ("after" in timer) == ("at" in timer):
+                yield ctx.smap.problem(path, "give either 'after' (a duration) or 'at' (a date field)", code="timer")
+            yield from _date_field(ctx, timer.get("at"), (*path, "at"))
+            yield from _system_transition(ctx, name, timer.get("fire"), (*path, "fire"), "this timer")
+
+
 RULES: tuple[Callable[[Context], Iterator[Problem]], ...] = (
     unknown_states,
     unknown_roles,
@@ -263,6 +330,7 @@ RULES: tuple[Callable[[Context], Iterator[Problem]], ...] = (
     enum_options,
     state_flags,
     ambiguous_transitions,
+    time_limits,
 )
 
 

@@ -14,9 +14,11 @@ import click
 from engine.errors import DefinitionError, Problem
 from engine.loader import (
     DEFAULT_WORKFLOWS_DIR,
+    CALENDAR_FILE,
     ROLES_FILE,
     Loader,
     base_files,
+    calendar_files,
     is_overlay,
     overlay_files,
     overlay_target,
@@ -37,25 +39,44 @@ def main() -> None:
     """estateflow: workflows of the customer-service department, written in YAML."""
 
 
-def _targets(paths: tuple[Path, ...]) -> list[tuple[Path, bool]]:
-    """Every file to check, each with whether it is an estate overlay."""
-    targets: list[tuple[Path, bool]] = []
+Kind = str  # "workflow", "overlay" or "calendar"
+
+
+def _kind(path: Path) -> Kind:
+    if path.name == CALENDAR_FILE:
+        return "calendar"
+    return "overlay" if is_overlay(path) else "workflow"
+
+
+def _targets(paths: tuple[Path, ...]) -> list[tuple[Path, Kind]]:
+    """Every file to check, each with its kind."""
+    targets: list[tuple[Path, Kind]] = []
     for path in paths:
         if path.is_dir():
-            targets += [(p, False) for p in base_files(path)]
-            targets += [(p, True) for p in overlay_files(path)]
+            found = [*base_files(path), *overlay_files(path), *calendar_files(path)]
             # Folders of broken examples may nest: take their other .yaml files too.
-            known = {p for p, _ in targets}
-            targets += [(p, False) for p in sorted(path.rglob("*.yaml"))
-                        if p not in known and p.name != ROLES_FILE and not is_overlay(p)]
+            found += [p for p in sorted(path.rglob("*.yaml")) if p not in found and p.name != ROLES_FILE]
+            targets += [(p, _kind(p)) for p in found]
         else:
-            targets.append((path, is_overlay(path)))
+            targets.append((path, _kind(path)))
     return targets
 
 
-def _check_file(loaders: dict[Path, Loader], default_dir: Path, path: Path, overlay: bool) -> list[Problem]:
+def _check_calendar(path: Path) -> list[Problem]:
+    from engine.calendar import load_calendar
+
     try:
-        if overlay:
+        load_calendar(path)
+    except DefinitionError as error:
+        return error.problems
+    return []
+
+
+def _check_file(loaders: dict[Path, Loader], default_dir: Path, path: Path, kind: Kind) -> list[Problem]:
+    try:
+        if kind == "calendar":
+            return _check_calendar(path)
+        if kind == "overlay":
             workflows_dir, base, estate = overlay_target(path)
             if not base.exists():
                 message = f"overlay of an unknown workflow: there is no {base}"
@@ -84,7 +105,7 @@ def validate(paths: tuple[Path, ...], workflows_dir: Path | None) -> None:
         click.echo(f"cannot check anything without the role catalogue {workflows_dir / ROLES_FILE}", err=True)
         sys.exit(1)
     targets = _targets(paths or (workflows_dir,))
-    problems = [p for path, overlay in targets for p in _check_file(loaders, workflows_dir, path, overlay)]
+    problems = [p for path, kind in targets for p in _check_file(loaders, workflows_dir, path, kind)]
     for problem in sorted(set(problems)):
         click.echo(str(problem))
     files = len(targets)
@@ -92,8 +113,9 @@ def validate(paths: tuple[Path, ...], workflows_dir: Path | None) -> None:
         bad_files = len({p.file for p in problems})
         click.echo(f"{len(set(problems))} problem(s) in {bad_files} of {files} file(s)", err=True)
         sys.exit(1)
-    overlays = sum(1 for _, overlay in targets if overlay)
-    click.echo(f"OK: {files - overlays} workflow(s) and {overlays} overlay(s) checked, no problems")
+    counts = {kind: sum(1 for _, k in targets if k == kind) for kind in ("workflow", "overlay", "calendar")}
+    click.echo(f"OK: {counts['workflow']} workflow(s), {counts['overlay']} overlay(s) and "
+               f"{counts['calendar']} calendar(s) checked, no problems")
 
 
 def _definition_path(workflow: str, workflows_dir: Path) -> Path:

@@ -25,6 +25,7 @@ from engine.definition import (
     SlaRule,
     SpawnAction,
     StateDef,
+    Timer,
     TransitionDef,
     WorkflowDefinition,
 )
@@ -36,8 +37,9 @@ from engine.templates import TemplateError, parse_template
 WORKFLOW_KEYS = frozenset({"id", "title", "number_prefix", "create_roles", "fields", "states", "transitions"})
 FIELD_KEYS = frozenset({"type", "label", "required", "personal", "options"})
 FIELD_TYPES = frozenset({"string", "text", "integer", "decimal", "boolean", "date", "datetime", "enum", "phone", "user"})
-STATE_KEYS = frozenset({"label", "initial", "final", "paused", "sla"})
-SLA_KEYS = frozenset({"within", "when", "escalate_to"})
+STATE_KEYS = frozenset({"label", "initial", "final", "paused", "sla", "timers"})
+SLA_KEYS = frozenset({"within", "by", "since", "when", "not_before", "escalate_to", "fire", "warn", "calendar"})
+TIMER_KEYS = frozenset({"after", "at", "fire", "calendar"})
 TRANSITION_KEYS = frozenset({"name", "label", "from", "to", "roles", "when", "require", "set", "actions"})
 ACTION_KEYS = frozenset({"notify", "spawn"})
 NOTIFY_KEYS = frozenset({"roles", "template"})
@@ -54,6 +56,14 @@ def parse_duration(text: str) -> Duration:
         raise ValueError(f"{text!r} is not a duration such as 30m, 1h, 2d or 1w")
     amount, unit = match.groups()
     return Duration(timedelta(**{_UNITS[unit]: int(amount)}), text)
+
+
+def _duration(value: Any) -> Duration | None:
+    """A valid duration text as a Duration; anything else None (the schema reports it)."""
+    try:
+        return parse_duration(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -110,6 +120,7 @@ class _Compiler:
                     final=spec.get("final") is True,
                     paused=spec.get("paused") is True,
                     sla=self.sla(spec.get("sla"), ("states", name, "sla")),
+                    timers=self.timers(spec.get("timers")),
                 )
         return states
 
@@ -118,13 +129,35 @@ class _Compiler:
         for i, spec in enumerate(raw if isinstance(raw, list) else ()):
             if not isinstance(spec, dict):
                 continue
-            try:
-                within = parse_duration(spec["within"]) if isinstance(spec.get("within"), str) else None
-            except ValueError:
-                within = None  # the schema reported it
-            when = self.expression(spec.get("when"), (*path, i, "when"), "boolean")
-            rules.append(SlaRule(within=within, when=when, escalate_to=_strings(spec.get("escalate_to"))))
+            warn = spec.get("warn")
+            rules.append(
+                SlaRule(
+                    within=_duration(spec.get("within")),
+                    when=self.expression(spec.get("when"), (*path, i, "when"), "boolean"),
+                    escalate_to=_strings(spec.get("escalate_to")),
+                    by=spec.get("by") if isinstance(spec.get("by"), str) else None,
+                    since=spec.get("since") if isinstance(spec.get("since"), str) else "entered",
+                    not_before=_duration(spec.get("not_before")),
+                    fire=spec.get("fire") if isinstance(spec.get("fire"), str) else None,
+                    warn=int(warn[:-1]) / 100 if isinstance(warn, str) and warn[:-1].isdigit() else None,
+                    working=spec.get("calendar") == "working",
+                    index=i,
+                )
+            )
         return tuple(rules)
+
+    def timers(self, raw: Any) -> tuple[Timer, ...]:
+        return tuple(
+            Timer(
+                fire=spec["fire"],
+                after=_duration(spec.get("after")),
+                at=spec.get("at") if isinstance(spec.get("at"), str) else None,
+                working=spec.get("calendar") == "working",
+                index=i,
+            )
+            for i, spec in enumerate(raw if isinstance(raw, list) else ())
+            if isinstance(spec, dict) and isinstance(spec.get("fire"), str)
+        )
 
     def transitions(self, states: Mapping[str, StateDef]) -> tuple[TransitionDef, ...]:
         raw = self.document.get("transitions")

@@ -56,11 +56,38 @@ class Duration:
 
 @dataclass(frozen=True, slots=True)
 class SlaRule:
-    """One time limit on a state (`sla:` entry)."""
+    """One time limit on a state (`sla:` entry).
+
+    The limit runs from `since` ('entered', 'created', or a date/datetime field) for
+    `within`, or until `by` ('end_of_day': midnight ending the local day of `since`).
+    Time spent in paused states does not count. With `not_before` the limit is a window:
+    not yet due before `since + not_before`, due until the limit, overdue after it.
+    """
 
     within: Duration | None
     when: Expression | None = None
     escalate_to: tuple[str, ...] = ()
+    by: str | None = None
+    since: str = "entered"
+    not_before: Duration | None = None
+    fire: str | None = None
+    """A transition the system fires when the limit passes."""
+    warn: float | None = None
+    """A fraction (0.8 for `warn: 80%`): notify `escalate_to` when that much of the time is used."""
+    working: bool = False
+    """Count working time by the estate's calendar (`calendar: working`)."""
+    index: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """A timed transition on a state: fire `fire` after `after`, or at the time in field `at`."""
+
+    fire: str
+    after: Duration | None = None
+    at: str | None = None
+    working: bool = False
+    index: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +101,7 @@ class StateDef:
     paused: bool = False
     """Time spent here does not count against time limits."""
     sla: tuple[SlaRule, ...] = ()
+    timers: tuple[Timer, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

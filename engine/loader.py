@@ -28,6 +28,8 @@ from engine.source import SourceMap, read_yaml
 
 DEFAULT_WORKFLOWS_DIR = Path("workflows")
 ROLES_FILE = "roles.yaml"
+CALENDAR_FILE = "calendar.yaml"
+NOT_WORKFLOWS = frozenset({ROLES_FILE, CALENDAR_FILE})
 ESTATES_DIR = "estates"
 MAX_FILE_BYTES = 1_000_000
 _ROLE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -86,13 +88,19 @@ def load_roles(workflows_dir: Path | str = DEFAULT_WORKFLOWS_DIR) -> Mapping[str
 
 
 def base_files(workflows_dir: Path | str) -> list[Path]:
-    """The base definitions of a folder: every *.yaml at its top level but roles.yaml."""
-    return sorted(p for p in Path(workflows_dir).glob("*.yaml") if p.name != ROLES_FILE)
+    """The base definitions of a folder: every *.yaml at its top level but roles.yaml and calendar.yaml."""
+    return sorted(p for p in Path(workflows_dir).glob("*.yaml") if p.name not in NOT_WORKFLOWS)
 
 
 def overlay_files(workflows_dir: Path | str) -> list[Path]:
-    """Every overlay: `<workflows_dir>/estates/<estate>/<workflow id>.yaml`."""
-    return sorted(Path(workflows_dir).glob(f"{ESTATES_DIR}/*/*.yaml"))
+    """Every overlay: `<workflows_dir>/estates/<estate>/<workflow id>.yaml` (not calendar.yaml)."""
+    return sorted(p for p in Path(workflows_dir).glob(f"{ESTATES_DIR}/*/*.yaml") if p.name != CALENDAR_FILE)
+
+
+def calendar_files(workflows_dir: Path | str) -> list[Path]:
+    """The default calendar and each estate's own, where present."""
+    folder = Path(workflows_dir)
+    return sorted(p for p in [folder / CALENDAR_FILE, *folder.glob(f"{ESTATES_DIR}/*/{CALENDAR_FILE}")] if p.exists())
 
 
 def overlay_target(overlay_path: Path | str) -> tuple[Path, Path, str]:

@@ -27,7 +27,7 @@ from click.testing import CliRunner
 
 from engine.cli import main
 from engine.errors import Problem
-from engine.loader import Loader, base_files, overlay_files
+from engine.loader import Loader, base_files, calendar_files, overlay_files
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / "workflows"
@@ -190,7 +190,8 @@ def test_validate_a_clean_folder_exits_0_with_a_summary(monkeypatch: pytest.Monk
     assert result.exit_code == 0, result.output
     workflows = len(base_files(WORKFLOWS))
     overlays = len(overlay_files(WORKFLOWS))
-    assert result.stdout == f"OK: {workflows} workflow(s) and {overlays} overlay(s) checked, no problems\n"
+    calendars = len(calendar_files(WORKFLOWS))
+    assert result.stdout == f"OK: {workflows} workflow(s), {overlays} overlay(s) and {calendars} calendar(s) checked, no problems\n"
 
 
 def test_validate_a_clean_folder_with_an_overlay(tmp_path: Path) -> None:
@@ -198,7 +199,7 @@ def test_validate_a_clean_folder_with_an_overlay(tmp_path: Path) -> None:
     shutil.copytree(OVERLAY_DEMO, folder, ignore=shutil.ignore_patterns("harbour"))
     result = CliRunner().invoke(main, ["validate", str(folder)])
     assert result.exit_code == 0, result.output
-    assert result.stdout == "OK: 1 workflow(s) and 1 overlay(s) checked, no problems\n"
+    assert result.stdout == "OK: 1 workflow(s), 1 overlay(s) and 0 calendar(s) checked, no problems\n"
 
 
 def test_a_file_outside_the_folder_takes_its_roles_from_workflows_option(tmp_path: Path,

@@ -165,7 +165,7 @@ def test_validate_one_overlay_file(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     result = CliRunner().invoke(main, ["validate", "tests/data/overlay_demo/estates/sunshine/repair.yaml"])
     assert result.exit_code == 0, result.output
-    assert result.stdout == "OK: 0 workflow(s) and 1 overlay(s) checked, no problems\n"
+    assert result.stdout == "OK: 0 workflow(s), 1 overlay(s) and 0 calendar(s) checked, no problems\n"
 
 
 def test_graph_with_an_estate(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,6 +27,7 @@ PAIRS = {
     "#/$defs/field": "FIELD_KEYS",
     "#/$defs/state": "STATE_KEYS",
     "#/$defs/sla": "SLA_KEYS",
+    "#/$defs/timer": "TIMER_KEYS",
     "#/$defs/transition": "TRANSITION_KEYS",
     "#/$defs/action": "ACTION_KEYS",
     "#/$defs/notify": "NOTIFY_KEYS",

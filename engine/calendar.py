@@ -1,0 +1,203 @@
+"""Working calendars: when the department works, and time limits counted in working time.
+
+A calendar is kept in YAML per estate (`workflows/estates/<estate>/calendar.yaml`,
+falling back to `workflows/calendar.yaml`):
+
+    timezone: Asia/Shanghai
+    working_hours: ["09:00-12:00", "13:30-18:00"]    # a lunch break between the periods
+    weekend: [saturday, sunday]
+    holidays: [2026-10-01, {from: 2026-10-01, to: 2026-10-07, name: 国庆节}]
+    workdays: [2026-10-10]                          # 调休: a weekend day that is worked
+
+Durations in working time: `2d` is two working days (the same time of day, two working
+days on); `4h` or `30m` is that much time inside working hours. Calendar time is plain
+elapsed time in the estate's time zone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from engine.errors import DefinitionError, Problem
+from engine.source import SourceMap, read_yaml
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+CALENDAR_KEYS = frozenset({"timezone", "working_hours", "weekend", "holidays", "workdays"})
+_PERIOD = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+_MAX_DAYS_SEARCHED = 3660  # ten years: a calendar without working days must not loop forever
+
+
+@dataclass(frozen=True, slots=True)
+class Calendar:
+    """Working days and hours of an estate, in its time zone."""
+
+    timezone: str = DEFAULT_TIMEZONE
+    periods: tuple[tuple[time, time], ...] = ((time(9), time(12)), (time(13, 30), time(18)))
+    weekend: frozenset[int] = frozenset({5, 6})
+    holidays: frozenset[date] = frozenset()
+    workdays: frozenset[date] = frozenset()
+    names: dict[date, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The estate's time zone."""
+        return ZoneInfo(self.timezone)
+
+    def is_working_day(self, day: date) -> bool:
+        """A 调休 workday works; a holiday does not; otherwise weekends do not."""
+        if day in self.workdays:
+            return True
+        if day in self.holidays:
+            return False
+        return day.weekday() not in self.weekend
+
+    def _periods_on(self, day: date) -> list[tuple[datetime, datetime]]:
+        if not self.is_working_day(day):
+            return []
+        tz = self.tz
+        return [
+            (datetime.combine(day, start, tz), _end_of(day, end, tz))
+            for start, end in self.periods
+        ]
+
+    def add_working(self, start: datetime, delta: timedelta) -> datetime:
+        """`start` plus `delta` of working time (inside working hours only)."""
+        remaining = delta
+        local = start.astimezone(self.tz)
+        day = local.date()
+        for _ in range(_MAX_DAYS_SEARCHED):
+            for begin, end in self._periods_on(day):
+                if end <= local:
+                    continue
+                begin = max(begin, local)
+                if begin + remaining <= end:
+                    return begin + remaining
+                remaining -= end - begin
+            day += timedelta(days=1)
+        raise ValueError("the calendar has no working time in ten years")
+
+    def add_working_days(self, start: datetime, days: int) -> datetime:
+        """The same local time `days` working days after `start` (at a working instant)."""
+        local = self.add_working(start, timedelta(0))  # snap to the next working instant
+        day, counted = local.date(), 0
+        for _ in range(_MAX_DAYS_SEARCHED):
+            if counted == days:
+                return datetime.combine(day, local.timetz().replace(tzinfo=None), self.tz)
+            day += timedelta(days=1)
+            counted += self.is_working_day(day)
+        raise ValueError("the calendar has no working days in ten years")
+
+    def working_time_between(self, start: datetime, end: datetime) -> timedelta:
+        """How much working time lies between two instants."""
+        total = timedelta(0)
+        day = start.astimezone(self.tz).date()
+        last = end.astimezone(self.tz).date()
+        while day <= last:
+            for begin, stop in self._periods_on(day):
+                overlap = min(stop, end) - max(begin, start)
+                if overlap > timedelta(0):
+                    total += overlap
+            day += timedelta(days=1)
+        return total
+
+    def end_of_day(self, moment: datetime) -> datetime:
+        """Midnight ending the local day of `moment` ("the same day")."""
+        local = moment.astimezone(self.tz)
+        return datetime.combine(local.date() + timedelta(days=1), time(0), self.tz)
+
+
+def _end_of(day: date, end: time, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, end, tz)
+
+
+def _parse_period(text: str) -> tuple[time, time]:
+    match = _PERIOD.match(text.replace(" ", ""))
+    if not match:
+        raise ValueError(f"{text!r} is not a period such as 09:00-12:00")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    start = time(h1, m1)
+    end = time(23, 59, 59, 999999) if h2 == 24 else time(h2, m2)
+    if end <= start:
+        raise ValueError(f"{text!r} ends before it starts")
+    return start, end
+
+
+def _dates(raw: Any, smap: SourceMap, key: str, problems: list[Problem]) -> tuple[set[date], dict[date, str]]:
+    days: set[date] = set()
+    names: dict[date, str] = {}
+    for i, entry in enumerate(raw if isinstance(raw, list) else []):
+        try:
+            if isinstance(entry, dict):
+                first, last = date.fromisoformat(str(entry["from"])), date.fromisoformat(str(entry["to"]))
+                if last < first or (last - first).days > 60:
+                    raise ValueError("a range runs from an earlier to a later date, at most 60 days")
+                span = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+            else:
+                span = [date.fromisoformat(str(entry))]
+        except (KeyError, ValueError) as error:
+            problems.append(smap.problem((key, i), f"not a date (YYYY-MM-DD) or {{from, to}} range: {error}"))
+            continue
+        days.update(span)
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+            names.update(dict.fromkeys(span, entry["name"]))
+    if raw is not None and not isinstance(raw, list):
+        problems.append(smap.problem((key,), "must be a list of dates"))
+    return days, names
+
+
+def parse_calendar(document: Any, smap: SourceMap) -> tuple[Calendar, list[Problem]]:
+    """Build a Calendar from a plain document; problems carry positions."""
+    problems: list[Problem] = []
+    if not isinstance(document, dict):
+        return Calendar(), [smap.problem((), "a calendar is a mapping (timezone, working_hours, ...)")]
+    for key in document:
+        if key not in CALENDAR_KEYS:
+            problems.append(smap.problem((key,), f"unknown key '{key}'", key=True, code="unknown_key"))
+    timezone = str(document.get("timezone", DEFAULT_TIMEZONE))
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(smap.problem(("timezone",), f"unknown time zone {timezone!r} (e.g. Asia/Shanghai)"))
+        timezone = DEFAULT_TIMEZONE
+    periods = []
+    for i, text in enumerate(document.get("working_hours") or []):
+        try:
+            periods.append(_parse_period(str(text)))
+        except ValueError as error:
+            problems.append(smap.problem(("working_hours", i), str(error)))
+    weekend = set()
+    for i, name in enumerate(document.get("weekend") or []):
+        if str(name).lower() not in WEEKDAYS:
+            problems.append(smap.problem(("weekend", i), f"{name!r} is not a weekday name such as saturday"))
+        else:
+            weekend.add(WEEKDAYS.index(str(name).lower()))
+    holidays, names = _dates(document.get("holidays"), smap, "holidays", problems)
+    workdays, _ = _dates(document.get("workdays"), smap, "workdays", problems)
+    default = Calendar()
+    calendar = Calendar(
+        timezone=timezone,
+        periods=tuple(sorted(periods)) or default.periods,
+        weekend=frozenset(weekend) if "weekend" in document else default.weekend,
+        holidays=frozenset(holidays),
+        workdays=frozenset(workdays),
+        names=names,
+    )
+    return calendar, problems
+
+
+def load_calendar(path: Path | str) -> Calendar:
+    """Read a calendar file. Raises DefinitionError with every problem."""
+    path = Path(path)
+    document, smap, problems = read_yaml(path.read_text(encoding="utf-8"), str(path))
+    if document is None:
+        raise DefinitionError(problems)
+    calendar, more = parse_calendar(document, smap)
+    if problems or more:
+        raise DefinitionError(problems + more)
+    return calendar
