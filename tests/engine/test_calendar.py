@@ -83,7 +83,7 @@ def test_mistakes_in_a_calendar_file_are_problems_with_positions(tmp_path):
     assert lines == [
         (1, 11, "timezone"),
         (2, 30, "working_hours.1"),
-        (3, 20, "weekend.1"),
+        (3, 21, "weekend.1"),
         (4, 12, "holidays.0"),
         (4, 24, "holidays.1"),
         (5, 1, "workday"),
