@@ -18,7 +18,7 @@ from typing import Any
 
 from engine.definition import FieldDef
 
-__all__ = ["display", "from_json", "is_filled", "mask", "parse", "to_json"]
+__all__ = ["decode", "display", "encode", "from_json", "is_filled", "mask", "parse", "to_json"]
 
 MAX_STRING = 200
 MAX_TEXT = 10_000

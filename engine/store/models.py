@@ -9,7 +9,7 @@ field values live in `items.data` as JSON (see engine/fields.py for the encoding
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint, false, true
 from sqlalchemy.dialects.postgresql import JSONB
@@ -78,7 +78,7 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(100), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
-    password_hash: Mapped[Optional[str]] = mapped_column(String(255))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
@@ -119,7 +119,7 @@ class WorkflowVersion(Base):
     document: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
     roles: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    published_by: Mapped[Optional[str]] = mapped_column(String(100))
+    published_by: Mapped[str | None] = mapped_column(String(100))
 
 
 class Counter(Base):
@@ -160,9 +160,9 @@ class Item(Base):
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    created_by: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     state_entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    deadline_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     overdue: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
@@ -179,15 +179,15 @@ class ItemHistory(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
-    transition: Mapped[Optional[str]] = mapped_column(String(64))
-    event: Mapped[Optional[str]] = mapped_column(String(64))
-    from_state: Mapped[Optional[str]] = mapped_column(String(64))
-    to_state: Mapped[Optional[str]] = mapped_column(String(64))
-    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    transition: Mapped[str | None] = mapped_column(String(64))
+    event: Mapped[str | None] = mapped_column(String(64))
+    from_state: Mapped[str | None] = mapped_column(String(64))
+    to_state: Mapped[str | None] = mapped_column(String(64))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     actor_name: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     changes: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
-    comment: Mapped[Optional[str]] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text)
 
 
 class Outbox(Base):
@@ -205,9 +205,9 @@ class Outbox(Base):
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    next_attempt_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    last_error: Mapped[Optional[str]] = mapped_column(Text)
-    sent_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ItemLink(Base):

@@ -9,6 +9,8 @@ Written out in full (not importing the models): a migration is a frozen snapshot
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -19,11 +21,11 @@ branch_labels = None
 depends_on = None
 
 
-def _json() -> sa.types.TypeEngine[object]:
+def _json() -> Any:
     return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
-def _when(name: str, nullable: bool = False) -> sa.Column[object]:
+def _when(name: str, nullable: bool = False) -> Any:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 

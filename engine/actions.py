@@ -1,0 +1,123 @@
+"""Side effects of a transition, by dispatch table: `notify` and `spawn`.
+
+Each action is planned before anything is written (a spawn that cannot be made
+fails the whole fire with nothing written) and returns a writer that runs after
+the item's version-checked update, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from engine import fields
+from engine.definition import Action, NotifyAction, SpawnAction, WorkflowDefinition
+from engine.errors import InvalidFields, ItemNotFound
+from engine.store import queries
+
+if TYPE_CHECKING:
+    from engine.registry import Registry
+    from engine.runtime import Actor
+
+__all__ = ["ACTIONS", "ActionContext", "Writer", "plan"]
+
+Writer = Callable[[Session], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionContext:
+    """What an action sees: the item after the transition, and who fired it when."""
+
+    item_id: int
+    number: str
+    estate_id: str
+    estate_name: str
+    state: str
+    definition: WorkflowDefinition
+    values: Mapping[str, Any]
+    actor: Actor
+    now: datetime
+    tz: tzinfo
+    registry: Registry
+
+
+def template_values(ctx: ActionContext) -> dict[str, str]:
+    """Placeholder values: display text of each field (personal data masked), then item attributes."""
+    definition = ctx.definition
+    values = {
+        "number": ctx.number,
+        "title": definition.title,
+        "state": definition.states[ctx.state].label,
+        "estate": ctx.estate_name,
+    }
+    for name, field in definition.fields.items():
+        values[name] = fields.display(field, ctx.values.get(name), ctx.tz)
+    return values
+
+
+def _notify(_session: Session, ctx: ActionContext, action: Action) -> Writer:
+    assert isinstance(action, NotifyAction)
+    body = action.template.render(template_values(ctx))
+    subject = f"{ctx.definition.title} {ctx.number}"
+    rows = [
+        {"item_id": ctx.item_id, "estate_id": ctx.estate_id, "created_at": ctx.now, "role": role,
+         "subject": subject, "body": body, "status": "pending", "attempts": 0, "next_attempt_at": ctx.now}
+        for role in action.roles
+    ]
+    return lambda session: queries.add_outbox(session.connection(), rows)
+
+
+def _spawn(session: Session, ctx: ActionContext, action: Action) -> Writer:
+    assert isinstance(action, SpawnAction)
+    from engine.runtime import insert_new_item  # runtime imports this module
+
+    current = ctx.registry.current(session, action.workflow, ctx.estate_id)
+    if current is None:
+        raise ItemNotFound(f"没有已发布的流程 {action.workflow}", workflow=action.workflow)
+    target = current.definition
+    values: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    for name in action.copy:
+        source, field = ctx.definition.fields.get(name), target.fields.get(name)
+        value = ctx.values.get(name)
+        if field is None or source is None or value is None:
+            continue
+        try:
+            values[name] = fields.parse(field, fields.to_json(source, value), ctx.tz)
+        except ValueError as error:
+            problems[f"{action.workflow}.{name}"] = str(error)
+    for name, field in target.fields.items():
+        if field.required and not fields.is_filled(values.get(name)):
+            problems[f"{action.workflow}.{name}"] = "派生工单缺少必填字段"
+    if problems:
+        raise InvalidFields(problems)
+
+    def write(session: Session) -> None:
+        child = insert_new_item(
+            session, definition=target, definition_id=current.id, definition_version=current.version,
+            estate_id=ctx.estate_id, values=values, actor=ctx.actor, now=ctx.now,
+            comment=f"由 {ctx.number} 派生",
+        )
+        queries.add_links(session.connection(), ctx.item_id, child)
+
+    return write
+
+
+ACTIONS: dict[type, Callable[[Session, ActionContext, Action], Writer]] = {
+    NotifyAction: _notify,
+    SpawnAction: _spawn,
+}
+
+
+def plan(session: Session, ctx: ActionContext, actions: tuple[Action, ...]) -> list[Writer]:
+    """Check each action and return its writer, in file order (nothing is written here).
+
+    Raises:
+        InvalidFields: a spawned item would lack a required field or get an ill-typed one.
+        ItemNotFound: a spawned workflow is not published.
+    """
+    return [ACTIONS[type(action)](session, ctx, action) for action in actions]

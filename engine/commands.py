@@ -1,0 +1,106 @@
+"""The store and runtime commands of the `estateflow` CLI: `db upgrade`, `publish`, `test`.
+
+engine/cli.py registers every command of COMMANDS. Expected errors print one clear
+line (or the definition problems) and set the exit code; never a traceback, never
+personal data.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from engine.errors import DefinitionError, EngineError
+
+__all__ = ["COMMANDS", "db", "publish", "test_cmd"]
+
+URL_OPTION = click.option("--url", envvar="ESTATEFLOW_DATABASE_URL", default=None,
+                          help="Database URL (default: $ESTATEFLOW_DATABASE_URL, else sqlite:///instance/estateflow.db).")
+
+
+def _shown(url: str | None) -> str:
+    from sqlalchemy.engine import make_url
+
+    from engine.store.db import database_url
+
+    return make_url(database_url(url)).render_as_string(hide_password=True)
+
+
+@click.group()
+def db() -> None:
+    """The database: create and migrate its schema."""
+
+
+@db.command("upgrade")
+@URL_OPTION
+@click.option("--revision", default="head", show_default=True, help="Migrate to this revision.")
+def db_upgrade(url: str | None, revision: str) -> None:
+    """Create or migrate the database schema (Alembic migrations)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from engine.store.migrate import upgrade
+
+    try:
+        upgrade(url, revision)
+    except SQLAlchemyError as error:
+        cause = getattr(error, "orig", None) or error
+        click.echo(f"cannot migrate {_shown(url)}: {type(cause).__name__}: {str(cause).splitlines()[0]}", err=True)
+        sys.exit(1)
+    click.echo(f"database {_shown(url)} is at revision {revision}")
+
+
+@click.command()
+@URL_OPTION
+@click.option("--workflows", "workflows_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=Path("workflows"), show_default=True, help="The definitions folder.")
+def publish(url: str | None, workflows_dir: Path) -> None:
+    """Validate every definition (and estate overlay) and store changed ones as new versions."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from engine.registry import publish_folder
+    from engine.store.db import make_engine, make_session_factory, transaction
+
+    engine = make_engine(url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            published = publish_folder(session, workflows_dir)
+    except DefinitionError as error:
+        click.echo(str(error), err=True)
+        click.echo("nothing was published", err=True)
+        sys.exit(1)
+    except EngineError as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    except SQLAlchemyError as error:
+        click.echo(f"cannot publish to {_shown(url)} (has `estateflow db upgrade` been run?): "
+                   f"{str(getattr(error, 'orig', error)).splitlines()[0]}", err=True)
+        sys.exit(1)
+    finally:
+        engine.dispose()
+    for p in published:
+        where = f" [{p.estate_id}]" if p.estate_id else ""
+        status = "published" if p.created else "unchanged"
+        click.echo(f"{p.workflow_id}{where} v{p.version}: {status}")
+
+
+@click.command("test")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--workflows", "workflows_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The definitions folder for workflow ids (default: workflows/).")
+def test_cmd(paths: tuple[Path, ...], workflows_dir: Path | None) -> None:
+    """Run scenario files (a file, or a folder searched recursively); exit 0 only when all pass."""
+    from engine.scenarios import find_scenarios, run_paths
+
+    if not find_scenarios(list(paths)):
+        raise click.UsageError("no scenario files (*.yaml) found")
+    passed = failed = 0
+    for result in run_paths(list(paths), workflows_dir):
+        click.echo(str(result))
+        passed, failed = (passed + 1, failed) if result.passed else (passed, failed + 1)
+    click.echo(f"{passed} passed, {failed} failed", err=True)
+    sys.exit(1 if failed else 0)
+
+
+COMMANDS = [db, publish, test_cmd]

@@ -1,0 +1,182 @@
+"""Published definitions: immutable versions in the store, compiled once each.
+
+`publish` stores a definition's validated (overlay-merged) document as a new
+version of (workflow id, estate) unless its content hash equals the latest one's
+(then it is a no-op returning that version). `estate` '' is the base definition;
+an estate id marks the definition merged with that estate's overlay. Lookups
+compile a stored document with `engine.loader.compile_document` against the role
+catalogue stored with it, once per content hash, and cache the result with its
+state graph: versions are immutable, so the cache never goes stale, and keying by
+hash (not row id) stays right across databases (tests, the scenario runner).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import case, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine.definition import WorkflowDefinition
+from engine.errors import Conflict
+from engine.machine import StateGraph
+from engine.store.models import WorkflowVersion
+
+__all__ = ["BASE", "Published", "REGISTRY", "Registry", "canonical", "content_hash", "publish_folder"]
+
+BASE = ""
+"""The `estate_id` of a base (not overlay-merged) definition."""
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, tuple | set | frozenset):
+        return list(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not part of a workflow document")
+
+
+def canonical(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The document as plain JSON data (read-only mappings become dicts, YAML dates ISO strings)."""
+    return json.loads(json.dumps(document, ensure_ascii=False, default=_plain))  # type: ignore[no-any-return]
+
+
+def content_hash(document: Mapping[str, Any]) -> str:
+    """SHA-256 of the canonical JSON (sorted keys, no spaces): equal content, equal hash."""
+    text = json.dumps(canonical(document), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """A stored version; `created` is False when publishing was a no-op."""
+
+    id: int
+    workflow_id: str
+    estate_id: str
+    version: int
+    content_hash: str
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Current:
+    """The version new items of (workflow, estate) start on."""
+
+    id: int
+    version: int
+    definition: WorkflowDefinition
+
+
+class Registry:
+    """Publishes versions and hands out compiled definitions (cached per content hash)."""
+
+    def __init__(self) -> None:
+        self._compiled: dict[str, tuple[WorkflowDefinition, StateGraph]] = {}
+        self._lock = threading.Lock()
+
+    def publish(self, session: Session, definition: WorkflowDefinition, *, roles: Mapping[str, str],
+                estate: str = BASE, now: datetime | None = None, by: str | None = None) -> Published:
+        """Store `definition` as the next version of (its id, `estate`), unless unchanged.
+
+        Raises:
+            Conflict: someone published the same workflow at the same moment.
+        """
+        document = canonical(definition.document)
+        digest = content_hash(document)
+        latest = session.execute(
+            select(WorkflowVersion.id, WorkflowVersion.version, WorkflowVersion.content_hash)
+            .where(WorkflowVersion.workflow_id == definition.id, WorkflowVersion.estate_id == estate)
+            .order_by(WorkflowVersion.version.desc()).limit(1)
+        ).first()
+        if latest is not None and latest.content_hash == digest:
+            return Published(latest.id, definition.id, estate, latest.version, digest, False)
+        row = WorkflowVersion(
+            workflow_id=definition.id, estate_id=estate, version=(latest.version + 1 if latest else 1),
+            content_hash=digest, document=document, roles=dict(roles),
+            published_at=now or datetime.now(UTC), published_by=by,
+        )
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:
+            raise Conflict(None, None, f"{definition.id} was published by someone else meanwhile") from None
+        with self._lock:
+            self._compiled.setdefault(digest, (definition, StateGraph(definition)))
+        return Published(row.id, definition.id, estate, row.version, digest, True)
+
+    def current(self, session: Session, workflow_id: str, estate: str) -> Current | None:
+        """The newest version for `estate` (its own merged one, else the base one), or None."""
+        row = session.execute(
+            select(WorkflowVersion.id, WorkflowVersion.version, WorkflowVersion.content_hash)
+            .where(WorkflowVersion.workflow_id == workflow_id, WorkflowVersion.estate_id.in_((estate, BASE)))
+            .order_by(case((WorkflowVersion.estate_id == BASE, 1), else_=0), WorkflowVersion.version.desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            return None
+        return Current(row.id, row.version, self.compiled(session, row.id, row.content_hash))
+
+    def compiled(self, session: Session, definition_id: int, digest: str | None = None) -> WorkflowDefinition:
+        """The compiled definition of a stored version (compiled on first use only)."""
+        return self._entry(session, definition_id, digest)[0]
+
+    def graph(self, session: Session, definition_id: int, digest: str | None = None) -> StateGraph:
+        """The state graph of a stored version."""
+        return self._entry(session, definition_id, digest)[1]
+
+    def _entry(self, session: Session, definition_id: int, digest: str | None) -> tuple[WorkflowDefinition, StateGraph]:
+        if digest is not None and (hit := self._compiled.get(digest)) is not None:
+            return hit
+        row = session.get_one(WorkflowVersion, definition_id)
+        if (hit := self._compiled.get(row.content_hash)) is not None:
+            return hit
+        from engine.loader import compile_document
+
+        definition = compile_document(row.document, roles=row.roles,
+                                      source=f"{row.workflow_id} v{row.version}")
+        entry = (definition, StateGraph(definition))
+        with self._lock:
+            return self._compiled.setdefault(row.content_hash, entry)
+
+
+REGISTRY = Registry()
+"""The process-wide registry (the cache is safe to share: versions never change)."""
+
+
+def publish_folder(session: Session, workflows_dir: Path | str, *, registry: Registry = REGISTRY,
+                   now: datetime | None = None, by: str | None = None) -> list[Published]:
+    """Validate and publish every definition of a folder, base and per-estate.
+
+    An estate gets its own version for each workflow it overlays, and keeps getting
+    one (the plain base) after its overlay is removed, so it never stays on a stale merge.
+
+    Raises:
+        DefinitionError: any file has problems (then nothing is published).
+    """
+    from engine.loader import Loader, base_files, estates_with_overlays
+
+    loader = Loader(workflows_dir)
+    bases = {path.stem: loader.load(path) for path in base_files(workflows_dir)}
+    merged: list[tuple[str, WorkflowDefinition]] = [(BASE, d) for d in bases.values()]
+    overlays = estates_with_overlays(workflows_dir)
+    for estate, ids in sorted(overlays.items()):
+        merged += [(estate, loader.load(Path(workflows_dir) / f"{wid}.yaml", estate=estate)) for wid in ids]
+    earlier = session.execute(
+        select(WorkflowVersion.estate_id, WorkflowVersion.workflow_id)
+        .where(WorkflowVersion.estate_id != BASE).distinct()
+    ).all()
+    for estate, workflow_id in earlier:
+        if workflow_id in bases and workflow_id not in overlays.get(estate, ()):
+            merged.append((estate, bases[workflow_id]))
+    return [registry.publish(session, d, roles=loader.roles, estate=e, now=now, by=by) for e, d in merged]

@@ -1,0 +1,374 @@
+"""Scenario tests: how administrators test their own workflows (`estateflow test PATH...`).
+
+A scenario file (YAML; the format is a public contract, see docs/) names a workflow,
+an optional estate and start time, and steps: `create`, `fire`, `advance`, each with
+`expect` and/or `expect_error`. Each scenario runs on a fresh temporary SQLite
+database (a copy of one migrated template), with a FixedClock, acting as a user of
+the estate holding just the role named by `as` (`system`: the system actor). The
+current item is the one the last successful `create` made. Time limits (issue 4)
+hook in at `advance` (`Runner.on_advance`); `overdue`/`due` are not supported yet.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine import fields
+from engine.clock import FixedClock
+from engine.compiler import parse_duration
+from engine.definition import SpawnAction
+from engine.errors import ERROR_CODES, DefinitionError, TransitionError
+from engine.loader import DEFAULT_WORKFLOWS_DIR, ROLES_FILE, Loader, read_source
+from engine.registry import Registry
+from engine.runtime import Actor, ItemView, create, fire, get_item
+from engine.store.db import make_engine, make_session_factory, transaction
+from engine.store.migrate import upgrade
+from engine.store.models import Estate, Item, ItemHistory, ItemLink, Outbox, User, UserEstate, UserRole
+
+__all__ = ["DEFAULT_START", "Result", "find_scenarios", "run_paths"]
+
+DEFAULT_START = "2026-03-02T09:00:00+08:00"
+DEFAULT_ESTATE = "demo"
+TIMEZONE = "Asia/Shanghai"
+SCENARIO_KEYS = {"name", "workflow", "estate", "start_at", "steps"}
+STEP_KEYS = {"create", "fire", "advance", "as", "data", "comment", "version", "expect", "expect_error"}
+EXPECT_KEYS = {"state", "fields", "version", "spawned", "history_count", "notified", "overdue", "due"}
+NOT_YET = {"overdue", "due"}
+
+
+@dataclass(frozen=True)
+class Result:
+    """One scenario's outcome: `failure` is None when it passed."""
+
+    name: str
+    file: str
+    failure: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        """Whether every step went as expected."""
+        return self.failure is None
+
+    def __str__(self) -> str:
+        return f"PASS {self.name}" if self.passed else f"FAIL {self.name}: {self.failure}"
+
+
+class _Failed(Exception):
+    """A step did not go as expected (the message says how)."""
+
+
+def find_scenarios(paths: list[Path]) -> list[Path]:
+    """The scenario files among `paths`: files as given, folders searched recursively."""
+    found: list[Path] = []
+    for path in paths:
+        found += sorted(p for p in path.rglob("*.y*ml") if p.is_file()) if path.is_dir() else [path]
+    return found
+
+
+class _Template:
+    """A SQLite database migrated once; each scenario gets a copy."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="estateflow-scenarios-"))
+        self.path = self.folder / "template.db"
+        upgrade(f"sqlite:///{self.path}")
+        self.count = 0
+
+    def copy(self) -> Path:
+        self.count += 1
+        target = self.folder / f"scenario-{self.count}.db"
+        shutil.copyfile(self.path, target)
+        return target
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def run_paths(paths: list[Path], workflows_dir: Path | None = None) -> Iterator[Result]:
+    """Run every scenario found under `paths`, yielding results as they finish."""
+    template = _Template()
+    loaders: dict[Path, Loader] = {}
+    try:
+        for path in find_scenarios(paths):
+            yield _run_file(path, workflows_dir or DEFAULT_WORKFLOWS_DIR, template, loaders)
+    finally:
+        template.remove()
+
+
+def _run_file(path: Path, workflows_dir: Path, template: _Template, loaders: dict[Path, Loader]) -> Result:
+    source = read_source(path)
+    document = source.document
+    name = path.name
+    if isinstance(document, dict) and isinstance(document.get("name"), str):
+        name = document["name"]
+    if source.problems:
+        return Result(name, str(path), "; ".join(str(p) for p in source.problems))
+    database = template.copy()
+    engine = make_engine(f"sqlite:///{database}")
+    try:
+        runner = Runner(path, document, workflows_dir, make_session_factory(engine), loaders, source.smap)
+        runner.run()
+    except _Failed as failure:
+        return Result(name, str(path), str(failure))
+    except DefinitionError as error:
+        return Result(name, str(path), "the workflow has problems:\n" + str(error))
+    finally:
+        engine.dispose()
+        database.unlink(missing_ok=True)
+    return Result(name, str(path))
+
+
+class Runner:
+    """Plays one scenario's steps against a fresh database."""
+
+    def __init__(self, path: Path, document: Any, workflows_dir: Path, factory: sessionmaker[Session],
+                 loaders: dict[Path, Loader], smap: Any) -> None:
+        self.path = path
+        self.factory = factory
+        self.smap = smap
+        self.registry = Registry()
+        self.doc = self._check_document(document)
+        self.estate = str(self.doc.get("estate", DEFAULT_ESTATE))
+        self.tz = ZoneInfo(TIMEZONE)
+        self.clock = FixedClock(self._start(self.doc.get("start_at", DEFAULT_START)))
+        self.item: ItemView | None = None
+        self.users: dict[str, Actor] = {}
+        self.loader, target = self._loader(str(self.doc["workflow"]), workflows_dir, loaders)
+        self.definition = self.loader.load(target, estate=self.estate)
+        self._set_up()
+
+    def _problem(self, where: tuple[str | int, ...], message: str) -> _Failed:
+        return _Failed(str(self.smap.problem(where, message)))
+
+    def _check_document(self, document: Any) -> dict[str, Any]:
+        if not isinstance(document, dict):
+            raise self._problem((), "a scenario is a mapping with name, workflow and steps")
+        unknown = sorted(set(document) - SCENARIO_KEYS)
+        if unknown:
+            allowed = ", ".join(sorted(SCENARIO_KEYS))
+            raise self._problem((unknown[0],), f"unknown key '{unknown[0]}' (allowed: {allowed})")
+        for key in ("workflow", "steps"):
+            if key not in document:
+                raise self._problem((), f"'{key}' is missing")
+        if not isinstance(document["steps"], list) or not document["steps"]:
+            raise self._problem(("steps",), "steps must be a non-empty list")
+        return document
+
+    def _start(self, value: Any) -> datetime:
+        try:
+            moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        except ValueError:
+            raise self._problem(("start_at",), f"'{value}' is not a time such as {DEFAULT_START}") from None
+        return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(TIMEZONE))
+
+    def _loader(self, workflow: str, workflows_dir: Path, loaders: dict[Path, Loader]) -> tuple[Loader, Path]:
+        if workflow.endswith((".yaml", ".yml")):
+            target = (self.path.parent / workflow).resolve()
+            # A workflow beside its own role catalogue is checked against that catalogue.
+            folder = target.parent if (target.parent / ROLES_FILE).exists() else workflows_dir
+        else:
+            folder, target = workflows_dir, workflows_dir / f"{workflow}.yaml"
+        if not target.exists():
+            raise self._problem(("workflow",), f"no workflow '{workflow}' ({target} does not exist)")
+        key = Path(folder).resolve()
+        if key not in loaders:
+            loaders[key] = Loader(folder)
+        return loaders[key], target
+
+    def _set_up(self) -> None:
+        """The estate, and every workflow the scenario may reach (itself and what it spawns)."""
+        with transaction(self.factory) as session:
+            session.add(Estate(id=self.estate, name=self.estate, timezone=TIMEZONE))
+            pending, seen = [self.definition], {self.definition.id}
+            while pending:
+                definition = pending.pop()
+                self.registry.publish(session, definition, roles=self.loader.roles, estate=self.estate,
+                                      now=self.clock.now())
+                for action in (a for t in definition.transitions for a in t.actions):
+                    if isinstance(action, SpawnAction) and action.workflow not in seen:
+                        seen.add(action.workflow)
+                        path = self.loader.workflows_dir / f"{action.workflow}.yaml"
+                        pending.append(self.loader.load(path, estate=self.estate))
+
+    def actor(self, role: str) -> Actor:
+        """A user of the estate holding just `role` (created on first use)."""
+        if role == "system":
+            return Actor.system()
+        if role not in self.loader.roles:
+            raise _Failed(f"unknown role '{role}' (not in {ROLES_FILE})")
+        if role not in self.users:
+            with transaction(self.factory) as session:
+                user = User(username=role, display_name=self.loader.roles[role])
+                session.add(user)
+                session.flush()
+                session.add_all([UserRole(user_id=user.id, role=role),
+                                 UserEstate(user_id=user.id, estate_id=self.estate)])
+                self.users[role] = Actor(user.id, user.display_name, frozenset({role}), frozenset({self.estate}))
+        return self.users[role]
+
+    def run(self) -> None:
+        """Play every step; raise _Failed at the first that goes otherwise than expected."""
+        for number, step in enumerate(self.doc["steps"], start=1):
+            where = ("steps", number - 1)
+            if not isinstance(step, dict):
+                raise self._problem(where, f"step {number} is not a mapping")
+            label = _describe(step)
+            try:
+                self._step(step, where)
+            except _Failed as failure:
+                raise _Failed(f"step {number} ({label}): {failure}") from None
+
+    def _step(self, step: Mapping[str, Any], where: tuple[str | int, ...]) -> None:
+        unknown = sorted(set(step) - STEP_KEYS)
+        if unknown:
+            raise _Failed(f"unknown key '{unknown[0]}' (allowed: {', '.join(sorted(STEP_KEYS))})")
+        kinds = [k for k in ("create", "fire", "advance") if k in step]
+        if len(kinds) != 1:
+            raise _Failed("each step has exactly one of create, fire, advance")
+        expected_error = step.get("expect_error")
+        if expected_error is not None and expected_error not in ERROR_CODES:
+            raise _Failed(f"expect_error '{expected_error}' is not one of {', '.join(sorted(ERROR_CODES))}")
+        mark = self._last_outbox_id()
+        try:
+            getattr(self, f"_do_{kinds[0]}")(step)
+        except TransitionError as error:
+            if expected_error != error.code:
+                if expected_error is None:
+                    raise _Failed(f"unexpected error {error.code}: {error.message}") from None
+                raise _Failed(f"expected error {expected_error}, got {error.code}: {error.message}") from None
+        else:
+            if expected_error is not None:
+                raise _Failed(f"expected error {expected_error}, got {self._state_text()}")
+        if "expect" in step:
+            self._check(step["expect"], mark)
+
+    def _do_create(self, step: Mapping[str, Any]) -> None:
+        data = _mapping(step["create"] or {}, "create")
+        with transaction(self.factory) as session:
+            self.item = create(session, workflow=self.definition.id, estate=self.estate, actor=self.actor(_as(step)),
+                               data=data, comment=step.get("comment"), clock=self.clock, registry=self.registry)
+
+    def _do_fire(self, step: Mapping[str, Any]) -> None:
+        if self.item is None:
+            raise _Failed("there is no item yet: create one first")
+        data = _mapping(step.get("data") or {}, "data")
+        with transaction(self.factory) as session:
+            self.item = fire(session, self.item.id, str(step["fire"]), self.actor(_as(step)), data,
+                             step.get("comment"), step.get("version"), clock=self.clock, registry=self.registry)
+
+    def _do_advance(self, step: Mapping[str, Any]) -> None:
+        try:
+            duration = parse_duration(str(step["advance"]))
+        except ValueError as error:
+            raise _Failed(str(error)) from None
+        self.on_advance(self.clock.now() + duration.delta)
+
+    def on_advance(self, until: datetime) -> None:
+        """Move the clock to `until`; the time-limit issue fires due timers here, in order."""
+        self.clock.set(until)
+
+    def _refresh(self, session: Session) -> ItemView | None:
+        if self.item is None:
+            return None
+        return get_item(session, self.item.id, Actor.system(), registry=self.registry)
+
+    def _state_text(self) -> str:
+        return f"state {self.item.state}" if self.item else "no item"
+
+    def _last_outbox_id(self) -> int:
+        with self.factory() as session:
+            return int(session.scalar(select(func.coalesce(func.max(Outbox.id), 0))) or 0)
+
+    def _check(self, expect: Any, mark: int) -> None:
+        expect = _mapping(expect, "expect")
+        unknown = sorted(set(expect) - EXPECT_KEYS)
+        if unknown:
+            raise _Failed(f"unknown expect key '{unknown[0]}' (allowed: {', '.join(sorted(EXPECT_KEYS))})")
+        for key in sorted(NOT_YET & set(expect)):
+            raise _Failed(f"expect.{key} is not supported yet (time limits come with the next release)")
+        with self.factory() as session:
+            item = self._refresh(session)
+            if item is None:
+                raise _Failed("there is no item to check")
+            self.item = item
+            problems = [*self._compare(session, item, expect, mark)]
+        if problems:
+            raise _Failed("; ".join(problems))
+
+    def _compare(self, session: Session, item: ItemView, expect: Mapping[str, Any], mark: int) -> Iterator[str]:
+        if "state" in expect and expect["state"] != item.state:
+            yield f"expected state {expect['state']}, got {item.state}"
+        if "version" in expect and expect["version"] != item.version:
+            yield f"expected version {expect['version']}, got {item.version}"
+        if "history_count" in expect:
+            count = session.scalar(select(func.count()).where(ItemHistory.item_id == item.id))
+            if expect["history_count"] != count:
+                yield f"expected history_count {expect['history_count']}, got {count}"
+        if "spawned" in expect:
+            got = sorted(session.scalars(
+                select(Item.workflow_id).join(ItemLink, ItemLink.to_item_id == Item.id)
+                .where(ItemLink.from_item_id == item.id, ItemLink.kind == "spawned")))
+            if sorted(_strings(expect["spawned"])) != got:
+                yield f"expected spawned {sorted(_strings(expect['spawned']))}, got {got}"
+        if "notified" in expect:
+            got = sorted(set(session.scalars(select(Outbox.role).where(Outbox.item_id == item.id, Outbox.id > mark))))
+            if sorted(set(_strings(expect["notified"]))) != got:
+                yield f"expected notified {sorted(set(_strings(expect['notified'])))}, got {got}"
+        yield from self._compare_fields(item, _mapping(expect.get("fields") or {}, "expect.fields"))
+
+    def _compare_fields(self, item: ItemView, wanted: Mapping[str, Any]) -> Iterator[str]:
+        definition = self.definition
+        for name, raw in wanted.items():
+            field = definition.fields.get(name)
+            if field is None:
+                yield f"expected field {name}, but the workflow has no such field"
+                continue
+            try:
+                value = fields.parse(field, raw, self.tz)
+            except ValueError as error:
+                yield f"expected {name} = {raw!r}: {error}"
+                continue
+            got = item.values.get(name)
+            if value != got:
+                shown = "unset" if got is None else repr(fields.to_json(field, got))
+                yield f"expected {name} {fields.to_json(field, value)!r}, got {shown}"
+
+
+def _as(step: Mapping[str, Any]) -> str:
+    if not isinstance(step.get("as"), str):
+        raise _Failed("'as' (the role acting) is missing")
+    return str(step["as"])
+
+
+def _mapping(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _Failed(f"{what} must be a mapping")
+    return value
+
+
+def _strings(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def _describe(step: Any) -> str:
+    if not isinstance(step, dict):
+        return "?"
+    who = f" as {step['as']}" if "as" in step else ""
+    if "fire" in step:
+        return f"fire {step['fire']}{who}"
+    if "create" in step:
+        return f"create{who}"
+    if "advance" in step:
+        return f"advance {step['advance']}"
+    return "?"
+

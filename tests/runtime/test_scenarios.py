@@ -1,0 +1,119 @@
+"""The scenario runner and the store commands of the CLI (`estateflow test`, `db upgrade`, `publish`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from engine import commands
+from engine.scenarios import run_paths
+
+TESTS = Path(__file__).resolve().parents[1]
+OURS = TESTS / "data" / "scenarios"
+SHIPPED = TESTS / "scenarios"
+TICKET = TESTS / "data" / "good" / "runtime" / "ticket.yaml"
+
+
+def _scenario(tmp_path: Path, body: str, name: str = "s.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(f"name: 试一试\nworkflow: {TICKET}\n{body}", encoding="utf-8")
+    return path
+
+
+def test_our_scenarios_pass():
+    results = list(run_paths([OURS]))
+    assert len(results) >= 2
+    assert [str(r) for r in results if not r.passed] == []
+
+
+@pytest.mark.skipif(not SHIPPED.exists(), reason="no shipped scenarios yet")
+def test_the_shipped_scenarios_pass():
+    results = list(run_paths([SHIPPED], TESTS.parent / "workflows"))
+    assert [str(r) for r in results if not r.passed] == []
+
+
+@pytest.mark.parametrize(("steps", "failure"), [
+    ("steps:\n  - create: {kind: noise, unit: '1'}\n    as: clerk\n    expect: {state: closed}\n",
+     "step 1 (create as clerk): expected state closed, got open"),
+    ("steps:\n  - create: {kind: noise}\n    as: clerk\n",
+     "step 1 (create as clerk): unexpected error invalid_fields: unit: 必填"),
+    ("steps:\n  - create: {kind: noise, unit: '1'}\n    as: clerk\n  - fire: start\n    as: boss\n"
+     "    data: {team: a}\n    expect_error: guard_failed\n",
+     "step 2 (fire start as boss): expected error guard_failed, got state working"),
+    ("steps:\n  - create: {kind: noise, unit: '1'}\n    as: clerk\n  - fire: start\n    as: clerk\n"
+     "    expect_error: guard_failed\n",
+     "step 2 (fire start as clerk): expected error guard_failed, got not_permitted: 你的角色不能执行 start"),
+    ("steps:\n  - fire: start\n    as: boss\n", "step 1 (fire start as boss): there is no item yet: create one first"),
+    ("steps:\n  - create: {kind: noise, unit: '1'}\n    as: chef\n",
+     "step 1 (create as chef): unknown role 'chef' (not in roles.yaml)"),
+    ("steps:\n  - create: {kind: noise, unit: '1'}\n    as: clerk\n  - advance: 3d\n    expect: {overdue: true}\n",
+     "step 2 (advance 3d): expect.overdue is not supported yet (time limits come with the next release)"),
+    ("steps:\n  - create: {kind: noise, unit: '1'}\n    as: clerk\n    expect: {fields: {unit: '2', amount: 3}}\n",
+     "step 1 (create as clerk): expected unit '2', got '1'; expected amount '3', got unset"),
+    ("steps:\n  - create: {kind: noise, unit: '1'}\n    as: clerk\n    expext: {state: open}\n",
+     "step 1 (create as clerk): unknown key 'expext'"),
+])
+def test_a_failing_step_is_reported_with_its_number_expectation_and_outcome(tmp_path, steps, failure):
+    [result] = run_paths([_scenario(tmp_path, steps)])
+    assert not result.passed
+    assert result.failure.startswith(failure), result.failure
+
+
+def test_a_failed_create_keeps_the_current_item(tmp_path):
+    steps = ("steps:\n  - create: {kind: noise, unit: '1'}\n    as: clerk\n  - create: {kind: noise}\n"
+             "    as: clerk\n    expect_error: invalid_fields\n    expect: {state: open, version: 1}\n")
+    [result] = run_paths([_scenario(tmp_path, steps)])
+    assert result.passed, result.failure
+
+
+def test_cli_test_prints_pass_and_fail_and_exits_1_when_any_fails(tmp_path):
+    good = _scenario(tmp_path, "steps:\n  - create: {kind: noise, unit: '1'}\n    as: clerk\n", "a.yaml")
+    bad = _scenario(tmp_path, "steps:\n  - create: {kind: noise, unit: '1'}\n    as: clerk\n    expect: {version: 2}\n",
+                    "b.yaml")
+    result = CliRunner().invoke(commands.test_cmd, [str(good)])
+    assert (result.exit_code, result.stdout) == (0, "PASS 试一试\n")
+    result = CliRunner().invoke(commands.test_cmd, [str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        "PASS 试一试", "FAIL 试一试: step 1 (create as clerk): expected version 2, got 1"]
+    assert "Traceback" not in result.output and bad.exists()
+
+
+def test_a_broken_workflow_fails_the_scenario_with_its_problems(tmp_path):
+    (tmp_path / "roles.yaml").write_text("clerk: 前台\n", encoding="utf-8")
+    (tmp_path / "w.yaml").write_text("id: w\ntitle: x\nstates: {}\n", encoding="utf-8")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("name: n\nworkflow: w.yaml\nsteps:\n  - create: {}\n    as: clerk\n", encoding="utf-8")
+    [result] = run_paths([scenario])
+    assert result.failure.startswith("the workflow has problems:") and "w.yaml:" in result.failure
+
+
+def test_cli_db_upgrade_and_publish(tmp_path):
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    runner = CliRunner()
+    assert runner.invoke(commands.db, ["upgrade", "--url", url]).exit_code == 0
+    workflows = str(TICKET.parent)
+    first = runner.invoke(commands.publish, ["--url", url, "--workflows", workflows])
+    assert first.exit_code == 0 and first.stdout.splitlines() == ["job v1: published", "ticket v1: published"]
+    again = runner.invoke(commands.publish, ["--url", url, "--workflows", workflows])
+    assert again.stdout.splitlines() == ["job v1: unchanged", "ticket v1: unchanged"]
+
+
+def test_cli_publish_refuses_a_broken_folder_and_publishes_nothing(tmp_path):
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    (tmp_path / "wf").mkdir()
+    (tmp_path / "wf" / "roles.yaml").write_text("clerk: 前台\n", encoding="utf-8")
+    (tmp_path / "wf" / "w.yaml").write_text("id: w\ntitle: x\n", encoding="utf-8")
+    runner = CliRunner()
+    runner.invoke(commands.db, ["upgrade", "--url", url])
+    result = runner.invoke(commands.publish, ["--url", url, "--workflows", str(tmp_path / "wf")])
+    assert result.exit_code == 1 and "w.yaml:" in result.stderr and "nothing was published" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_cli_publish_before_upgrade_says_so(tmp_path):
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    result = CliRunner().invoke(commands.publish, ["--url", url, "--workflows", str(TICKET.parent)])
+    assert result.exit_code == 1 and "estateflow db upgrade" in result.stderr
