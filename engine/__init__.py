@@ -7,27 +7,37 @@
 Never imports Flask: the web UI (web/) and the CLI (engine/cli.py) only call in here.
 """
 
-from engine.errors import DefinitionError, EngineError, Problem, TransitionError
-from engine.loader import Loader, compile_document, load_definition, load_folder, load_roles
-from engine.registry import REGISTRY, publish_folder
-from engine.runtime import Actor, Availability, ItemView, available, create, fire
+from __future__ import annotations
 
-__all__ = [
-    "REGISTRY",
-    "Actor",
-    "Availability",
-    "DefinitionError",
-    "EngineError",
-    "ItemView",
-    "Loader",
-    "Problem",
-    "TransitionError",
-    "available",
-    "compile_document",
-    "create",
-    "fire",
-    "load_definition",
-    "load_folder",
-    "load_roles",
-    "publish_folder",
-]
+import importlib
+from typing import Any
+
+# Names are imported on first use (PEP 562), so `estateflow validate` never pays for the
+# store and runtime (SQLAlchemy) it does not need.
+_EXPORTS = {
+    "DefinitionError": "engine.errors",
+    "EngineError": "engine.errors",
+    "Problem": "engine.errors",
+    "TransitionError": "engine.errors",
+    "Loader": "engine.loader",
+    "compile_document": "engine.loader",
+    "load_definition": "engine.loader",
+    "load_folder": "engine.loader",
+    "load_roles": "engine.loader",
+    "REGISTRY": "engine.registry",
+    "publish_folder": "engine.registry",
+    "Actor": "engine.runtime",
+    "Availability": "engine.runtime",
+    "ItemView": "engine.runtime",
+    "available": "engine.runtime",
+    "create": "engine.runtime",
+    "fire": "engine.runtime",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'engine' has no attribute {name!r}")

@@ -6,6 +6,7 @@ exit 1 when there is any, 2 for bad usage. Expected errors never show a tracebac
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
@@ -33,7 +34,32 @@ WORKFLOWS_OPTION = click.option(
 )
 
 
-@click.group()
+class _LazyGroup(click.Group):
+    """Imports a command's module only when that command runs (click's documented lazy-loading
+    pattern): `validate` stays quick because it never loads the store, the runtime or Flask."""
+
+    LAZY = {
+        "db": "engine.commands:db",
+        "publish": "engine.commands:publish",
+        "test": "engine.commands:test_cmd",
+        "tick": "engine.timer_commands:tick_cmd",
+        "due": "engine.timer_commands:due_cmd",
+        "send": "engine.outbox_cli:send",
+        "demo": "engine.demo:demo",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.LAZY])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.LAZY:
+            module_name, attribute = self.LAZY[cmd_name].split(":")
+            command = getattr(importlib.import_module(module_name), attribute)
+            return command if isinstance(command, click.Command) else None
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup)
 @click.version_option(package_name="estateflow")
 def main() -> None:
     """estateflow: workflows of the customer-service department, written in YAML."""
@@ -143,16 +169,3 @@ def graph(workflow: str, workflows_dir: Path | None, estate: str | None, fmt: st
         click.echo(str(error), err=True)
         sys.exit(1)
     click.echo(mermaid(definition) if fmt == "mermaid" else dot(definition), nl=False)
-
-
-def _register_optional_commands() -> None:
-    """Commands of the store and runtime, registered when their modules are present."""
-    try:
-        from engine.commands import COMMANDS
-    except ImportError:
-        return
-    for command in COMMANDS:
-        main.add_command(command)
-
-
-_register_optional_commands()

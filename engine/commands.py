@@ -1,6 +1,6 @@
-"""The store and runtime commands of the `estateflow` CLI: `db upgrade`, `publish`, `test`.
+"""The store and runtime commands of the `estateflow` CLI: `db upgrade`, `publish`, `test`, `tick`, `due`.
 
-engine/cli.py registers every command of COMMANDS. Expected errors print one clear
+engine/cli.py registers these commands. Expected errors print one clear
 line (or the definition problems) and set the exit code; never a traceback, never
 personal data.
 """
@@ -14,7 +14,7 @@ import click
 
 from engine.errors import DefinitionError, EngineError
 
-__all__ = ["COMMANDS", "db", "publish", "test_cmd"]
+__all__ = ["db", "publish", "test_cmd"]
 
 URL_OPTION = click.option("--url", envvar="ESTATEFLOW_DATABASE_URL", default=None,
                           help="Database URL (default: $ESTATEFLOW_DATABASE_URL, else sqlite:///instance/estateflow.db).")
@@ -103,4 +103,3 @@ def test_cmd(paths: tuple[Path, ...], workflows_dir: Path | None) -> None:
     sys.exit(1 if failed else 0)
 
 
-COMMANDS = [db, publish, test_cmd]

@@ -10,6 +10,8 @@ first write is the version-checked UPDATE, so a refused call writes nothing and
 raises its typed error (engine/errors.py); a busy database becomes `Conflict`.
 The compiled definition comes from the registry (once per published version);
 the hot path uses Core statements (engine/store/queries.py), not ORM objects.
+Entering a state stores its time limits (engine/timers.py) in the same transaction,
+counted by the estate's calendar from `calendars` (default: engine.timers.active()).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
-from engine import actions, fields
+from engine import actions, fields, timers
 from engine.clock import Clock, SystemClock
 from engine.definition import SYSTEM_ROLE, TransitionDef, WorkflowDefinition
 from engine.errors import Conflict, GuardFailed, InvalidFields, ItemNotFound, NotPermitted, UnknownTransition
@@ -186,24 +188,25 @@ def parse_data(definition: WorkflowDefinition, data: Mapping[str, Any] | None, t
     return parsed
 
 
-def state_entry(definition: WorkflowDefinition, state: str, now: datetime) -> dict[str, Any]:
-    """The columns set on entering `state`; time limits (deadline_at, overdue) hook in here."""
-    return {"state_entered_at": now, "deadline_at": None, "overdue": False}
-
-
 def insert_new_item(session: Session, *, definition: WorkflowDefinition, definition_id: int,
                     definition_version: int, estate_id: str, values: Mapping[str, Any], actor: Actor,
-                    now: datetime, comment: str | None) -> int:
-    """Write a new item in its initial state (version 1) and its first history row; returns its id."""
+                    now: datetime, comment: str | None, tz: tzinfo | None = None) -> int:
+    """Write a new item in its initial state (version 1), its time limits and first history row; returns its id.
+
+    `tz` is the estate's time zone (date fields as limits start at 00:00 there); default: its calendar's.
+    """
     initial = definition.initial_state.name
     db = session.connection()
     number = queries.next_number(db, estate_id, definition.number_prefix)
     data = fields.encode(definition.fields, values)
+    calendar = timers.active().for_estate(estate_id)
+    time_columns, deadlines = timers.plan_entry(definition, initial, values, now, calendar, tz or calendar.tz)
     item_id = queries.insert_item(db, {
         "estate_id": estate_id, "number": number, "workflow_id": definition.id, "definition_id": definition_id,
         "definition_version": definition_version, "state": initial, "data": data, "version": 1,
-        "created_at": now, "updated_at": now, "created_by": actor.user_id, **state_entry(definition, initial, now),
+        "created_at": now, "updated_at": now, "created_by": actor.user_id, **time_columns,
     })
+    queries.add_deadlines(db, [{"item_id": item_id, **row} for row in deadlines])
     queries.add_history(db, {
         "item_id": item_id, "kind": "transition", "transition": None, "event": None, "from_state": None,
         "to_state": initial, "actor_id": actor.user_id, "actor_name": actor.name, "at": now,
@@ -213,7 +216,8 @@ def insert_new_item(session: Session, *, definition: WorkflowDefinition, definit
 
 
 def create(session: Session, *, workflow: str, estate: str, actor: Actor, data: Mapping[str, Any] | None,
-           comment: str | None = None, clock: Clock | None = None, registry: Registry = REGISTRY) -> ItemView:
+           comment: str | None = None, clock: Clock | None = None, registry: Registry = REGISTRY,
+           calendars: timers.Calendars | None = None) -> ItemView:
     """Register a new item of `workflow` in `estate`, on the newest published version.
 
     Raises:
@@ -221,7 +225,7 @@ def create(session: Session, *, workflow: str, estate: str, actor: Actor, data: 
         ItemNotFound: no such estate, or the workflow is not published.
         InvalidFields: an undeclared or ill-typed field, or a `required` field missing.
     """
-    with translate_busy():
+    with translate_busy(), timers.using(calendars):
         if not actor.works_in(estate):
             raise NotPermitted(f"你不在小区 {estate} 工作", estate=estate)
         place = session.execute(select(Estate.timezone).where(Estate.id == estate)).first()
@@ -242,7 +246,7 @@ def create(session: Session, *, workflow: str, estate: str, actor: Actor, data: 
         now = (clock or _SYSTEM_CLOCK).now()
         item_id = insert_new_item(
             session, definition=definition, definition_id=current.id, definition_version=current.version,
-            estate_id=estate, values=values, actor=actor, now=now, comment=comment,
+            estate_id=estate, values=values, actor=actor, now=now, comment=comment, tz=tz,
         )
         return get_item(session, item_id, actor, registry=registry)
 
@@ -256,7 +260,7 @@ def _choose(candidates: tuple[TransitionDef, ...], values: Mapping[str, Any], no
 
 def fire(session: Session, item_id: int, transition: str, actor: Actor, data: Mapping[str, Any] | None = None,
          comment: str | None = None, version: int | None = None, *, clock: Clock | None = None,
-         registry: Registry = REGISTRY) -> ItemView:
+         registry: Registry = REGISTRY, calendars: timers.Calendars | None = None) -> ItemView:
     """Fire `transition` on an item: check, apply, record (design.md "Runtime rules").
 
     Args:
@@ -266,7 +270,7 @@ def fire(session: Session, item_id: int, transition: str, actor: Actor, data: Ma
     Raises:
         ItemNotFound, Conflict, UnknownTransition, NotPermitted, InvalidFields, GuardFailed.
     """
-    with translate_busy():
+    with translate_busy(), timers.using(calendars):
         row = _load(session, item_id, actor)  # 1
         if version is not None and version != row.version:
             raise Conflict(version, row.version)
@@ -299,7 +303,7 @@ def fire(session: Session, item_id: int, transition: str, actor: Actor, data: Ma
 def _apply(session: Session, row: Row[Any], definition: WorkflowDefinition, chosen: TransitionDef,
            working: dict[str, Any], actor: Actor, comment: str | None, now: datetime, tz: tzinfo,
            registry: Registry) -> ItemView:
-    """Step 7: set, new state, version + 1, history, actions; the update comes first."""
+    """Step 7: set, new state, version + 1, time limits, history, actions; the update comes first."""
     local = now.astimezone(tz)
     problems: dict[str, str] = {}
     for assignment in chosen.set:
@@ -317,11 +321,22 @@ def _apply(session: Session, row: Row[Any], definition: WorkflowDefinition, chos
                                 working, actor, now, tz, registry)
     writers = actions.plan(session, ctx, chosen.actions)
     columns: dict[str, Any] = {"state": chosen.dest, "data": data, "version": row.version + 1, "updated_at": now}
-    if chosen.dest != row.state:
-        columns.update(state_entry(definition, chosen.dest, now))
+    # Every transition enters its target, a self-transition too (its limits restart). Without
+    # limits, timers or pauses on either side the entry columns ride on the one UPDATE.
+    plain = (timers.timeless(definition, row.state, chosen.dest) and row.paused_since is None
+             and not row.overdue and row.deadline_at is None)
+    if plain:
+        columns.update(state_entered_at=now, deadline_at=None, overdue=False)
     db = session.connection()
     if not queries.update_item(db, row.id, row.version, columns):
         raise Conflict(row.version, queries.item_version(db, row.id))
+    if not plain:
+        calendar = timers.active().for_estate(row.estate_id)
+        entered, was_overdue = timers.move(db, row.id, definition, row.state, chosen.dest, working, now, calendar, tz)
+        columns.update(entered)
+        if was_overdue:
+            # [old, new] like a field change; statistics count late items by it.
+            changes["was_overdue"] = [True, False]
     queries.add_history(db, {
         "item_id": row.id, "kind": "transition", "transition": chosen.name, "event": None,
         "from_state": row.state, "to_state": chosen.dest, "actor_id": actor.user_id, "actor_name": actor.name,

@@ -5,8 +5,10 @@ an optional estate and start time, and steps: `create`, `fire`, `advance`, each 
 `expect` and/or `expect_error`. Each scenario runs on a fresh temporary SQLite
 database (a copy of one migrated template), with a FixedClock, acting as a user of
 the estate holding just the role named by `as` (`system`: the system actor). The
-current item is the one the last successful `create` made. Time limits (issue 4)
-hook in at `advance` (`Runner.on_advance`); `overdue`/`due` are not supported yet.
+current item is the one the last successful `create` made. `advance` moves the clock
+to each due time event in turn and runs a tick pass there (engine/tick.py), so an
+escalation ladder plays out in order; limits count by the calendar of the workflow's
+definitions folder. `notified` lists every role notified about the item so far.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import fields
+from engine import fields, tick, timers
 from engine.clock import FixedClock
 from engine.compiler import parse_duration
-from engine.definition import SpawnAction
+from engine.definition import SpawnAction, WorkflowDefinition
 from engine.errors import ERROR_CODES, DefinitionError, TransitionError
 from engine.loader import DEFAULT_WORKFLOWS_DIR, ROLES_FILE, Loader, read_source
 from engine.registry import Registry
@@ -43,7 +45,7 @@ TIMEZONE = "Asia/Shanghai"
 SCENARIO_KEYS = {"name", "workflow", "estate", "start_at", "steps"}
 STEP_KEYS = {"create", "fire", "advance", "as", "data", "comment", "version", "expect", "expect_error"}
 EXPECT_KEYS = {"state", "fields", "version", "spawned", "history_count", "notified", "overdue", "due"}
-NOT_YET = {"overdue", "due"}
+DUE_WORDS = ("not_yet", "due", "overdue", "none")
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,37 @@ class _Template:
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+# Loaders and compiled definitions outlive one run (a test runs each scenario file on its own),
+# each kept while the files it was read from are unchanged.
+_LOADERS: dict[Path, tuple[tuple[Any, ...], Loader]] = {}
+_DEFINITIONS: dict[tuple[Any, ...], WorkflowDefinition] = {}
+
+
+def _stamp(*paths: Path) -> tuple[Any, ...]:
+    return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in paths if p.exists())
+
+
+def _folder_stamp(folder: Path) -> tuple[Any, ...]:
+    return _stamp(*sorted([*folder.glob("*.yaml"), *folder.glob("estates/*/*.yaml")]))
+
+
+def _cached_loader(folder: Path) -> Loader:
+    key = Path(folder).resolve()
+    stamp = _folder_stamp(key)
+    hit = _LOADERS.get(key)
+    if hit is None or hit[0] != stamp:
+        hit = _LOADERS[key] = (stamp, Loader(folder))
+    return hit[1]
+
+
+def _cached_load(loader: Loader, path: Path, estate: str) -> WorkflowDefinition:
+    folder = loader.workflows_dir.resolve()
+    key = (_LOADERS[folder][0] if folder in _LOADERS else None, _stamp(Path(path).resolve()), estate)
+    if key not in _DEFINITIONS:
+        _DEFINITIONS[key] = loader.load(path, estate=estate)
+    return _DEFINITIONS[key]
 
 
 def run_paths(paths: list[Path], workflows_dir: Path | None = None) -> Iterator[Result]:
@@ -144,7 +177,8 @@ class Runner:
         self.item: ItemView | None = None
         self.users: dict[str, Actor] = {}
         self.loader, target = self._loader(str(self.doc["workflow"]), workflows_dir, loaders)
-        self.definition = self.loader.load(target, estate=self.estate)
+        self.definition = _cached_load(self.loader, target, self.estate)
+        self.calendars = timers.Calendars(self.loader.workflows_dir)
         self._set_up()
 
     def _problem(self, where: tuple[str | int, ...], message: str) -> _Failed:
@@ -182,7 +216,7 @@ class Runner:
             raise self._problem(("workflow",), f"no workflow '{workflow}' ({target} does not exist)")
         key = Path(folder).resolve()
         if key not in loaders:
-            loaders[key] = Loader(folder)
+            loaders[key] = _cached_loader(key)
         return loaders[key], target
 
     def _set_up(self) -> None:
@@ -198,7 +232,7 @@ class Runner:
                     if isinstance(action, SpawnAction) and action.workflow not in seen:
                         seen.add(action.workflow)
                         path = self.loader.workflows_dir / f"{action.workflow}.yaml"
-                        pending.append(self.loader.load(path, estate=self.estate))
+                        pending.append(_cached_load(self.loader, path, self.estate))
 
     def actor(self, role: str) -> Actor:
         """A user of the estate holding just `role` (created on first use)."""
@@ -238,7 +272,6 @@ class Runner:
         expected_error = step.get("expect_error")
         if expected_error is not None and expected_error not in ERROR_CODES:
             raise _Failed(f"expect_error '{expected_error}' is not one of {', '.join(sorted(ERROR_CODES))}")
-        mark = self._last_outbox_id()
         try:
             getattr(self, f"_do_{kinds[0]}")(step)
         except TransitionError as error:
@@ -250,13 +283,14 @@ class Runner:
             if expected_error is not None:
                 raise _Failed(f"expected error {expected_error}, got {self._state_text()}")
         if "expect" in step:
-            self._check(step["expect"], mark)
+            self._check(step["expect"])
 
     def _do_create(self, step: Mapping[str, Any]) -> None:
         data = _mapping(step["create"] or {}, "create")
         with transaction(self.factory) as session:
             self.item = create(session, workflow=self.definition.id, estate=self.estate, actor=self.actor(_as(step)),
-                               data=data, comment=step.get("comment"), clock=self.clock, registry=self.registry)
+                               data=data, comment=step.get("comment"), clock=self.clock, registry=self.registry,
+                               calendars=self.calendars)
 
     def _do_fire(self, step: Mapping[str, Any]) -> None:
         if self.item is None:
@@ -264,7 +298,8 @@ class Runner:
         data = _mapping(step.get("data") or {}, "data")
         with transaction(self.factory) as session:
             self.item = fire(session, self.item.id, str(step["fire"]), self.actor(_as(step)), data,
-                             step.get("comment"), step.get("version"), clock=self.clock, registry=self.registry)
+                             step.get("comment"), step.get("version"), clock=self.clock, registry=self.registry,
+                             calendars=self.calendars)
 
     def _do_advance(self, step: Mapping[str, Any]) -> None:
         try:
@@ -274,8 +309,11 @@ class Runner:
         self.on_advance(self.clock.now() + duration.delta)
 
     def on_advance(self, until: datetime) -> None:
-        """Move the clock to `until`; the time-limit issue fires due timers here, in order."""
-        self.clock.set(until)
+        """Move the clock to each due time event up to `until`, in order, ticking there; then to `until`."""
+        try:
+            tick.advance(self.factory, self.clock, until, registry=self.registry, calendars=self.calendars)
+        except RuntimeError as error:
+            raise _Failed(str(error)) from None
 
     def _refresh(self, session: Session) -> ItemView | None:
         if self.item is None:
@@ -285,31 +323,52 @@ class Runner:
     def _state_text(self) -> str:
         return f"state {self.item.state}" if self.item else "no item"
 
-    def _last_outbox_id(self) -> int:
-        with self.factory() as session:
-            return int(session.scalar(select(func.coalesce(func.max(Outbox.id), 0))) or 0)
-
-    def _check(self, expect: Any, mark: int) -> None:
+    def _check(self, expect: Any) -> None:
         expect = _mapping(expect, "expect")
         unknown = sorted(set(expect) - EXPECT_KEYS)
         if unknown:
             raise _Failed(f"unknown expect key '{unknown[0]}' (allowed: {', '.join(sorted(EXPECT_KEYS))})")
-        for key in sorted(NOT_YET & set(expect)):
-            raise _Failed(f"expect.{key} is not supported yet (time limits come with the next release)")
+        wanted_due = self._due_expectation(expect["due"]) if "due" in expect else None
+        if "overdue" in expect and not isinstance(expect["overdue"], bool):
+            raise _Failed("expect.overdue is true or false")
         with self.factory() as session:
             item = self._refresh(session)
             if item is None:
                 raise _Failed("there is no item to check")
             self.item = item
-            problems = [*self._compare(session, item, expect, mark)]
+            problems = [*self._compare(session, item, expect)]
+            if wanted_due is not None:
+                problems += self._compare_due(session, item, wanted_due)
         if problems:
             raise _Failed("; ".join(problems))
 
-    def _compare(self, session: Session, item: ItemView, expect: Mapping[str, Any], mark: int) -> Iterator[str]:
+    def _due_expectation(self, raw: Any) -> str | datetime:
+        if isinstance(raw, str) and raw in DUE_WORDS:
+            return raw
+        try:
+            moment = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw))
+        except ValueError:
+            raise _Failed(f"expect.due is one of {', '.join(DUE_WORDS)} or a time such as "
+                          f"{DEFAULT_START}, not {raw!r}") from None
+        return moment if moment.tzinfo else moment.replace(tzinfo=self.tz)
+
+    def _compare_due(self, session: Session, item: ItemView, wanted: str | datetime) -> Iterator[str]:
+        if isinstance(wanted, datetime):
+            if item.deadline_at != wanted:
+                got = item.deadline_at.astimezone(self.tz).isoformat() if item.deadline_at else "no deadline"
+                yield f"expected due {wanted.astimezone(self.tz).isoformat()}, got {got}"
+            return
+        got = timers.status(session.connection(), item.id, item.state, item.overdue, self.clock.now())
+        if got != wanted:
+            yield f"expected due {wanted}, got {got}"
+
+    def _compare(self, session: Session, item: ItemView, expect: Mapping[str, Any]) -> Iterator[str]:
         if "state" in expect and expect["state"] != item.state:
             yield f"expected state {expect['state']}, got {item.state}"
         if "version" in expect and expect["version"] != item.version:
             yield f"expected version {expect['version']}, got {item.version}"
+        if "overdue" in expect and expect["overdue"] != item.overdue:
+            yield f"expected overdue {str(expect['overdue']).lower()}, got {str(item.overdue).lower()}"
         if "history_count" in expect:
             count = session.scalar(select(func.count()).where(ItemHistory.item_id == item.id))
             if expect["history_count"] != count:
@@ -321,7 +380,8 @@ class Runner:
             if sorted(_strings(expect["spawned"])) != got:
                 yield f"expected spawned {sorted(_strings(expect['spawned']))}, got {got}"
         if "notified" in expect:
-            got = sorted(set(session.scalars(select(Outbox.role).where(Outbox.item_id == item.id, Outbox.id > mark))))
+            # Cumulative: every role notified about this item since it was created.
+            got = sorted(set(session.scalars(select(Outbox.role).where(Outbox.item_id == item.id))))
             if sorted(set(_strings(expect["notified"]))) != got:
                 yield f"expected notified {sorted(set(_strings(expect['notified'])))}, got {got}"
         yield from self._compare_fields(item, _mapping(expect.get("fields") or {}, "expect.fields"))

@@ -18,7 +18,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import DateTime, TypeDecorator
 
 __all__ = [
-    "Base", "Counter", "Estate", "Item", "ItemHistory", "ItemLink", "Outbox", "User", "UserEstate",
+    "Base", "Counter", "Estate", "Item", "ItemDeadline", "ItemHistory", "ItemLink", "Outbox", "User", "UserEstate",
     "UserRole", "UTCDateTime", "WorkflowVersion",
 ]
 
@@ -80,6 +80,10 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    email: Mapped[str | None] = mapped_column(String(254))
+    """Where SMTP notifications go (migration 0003, the outbox senders)."""
+    phone: Mapped[str | None] = mapped_column(String(32))
+    """Where an SMS/WeChat gateway behind the webhook sender reaches the user (0003)."""
 
 
 class UserRole(Base):
@@ -137,7 +141,11 @@ class Item(Base):
 
     `version` is the optimistic-lock counter (1 at creation, +1 per transition);
     `definition_version` is the published definition it runs on. `deadline_at` and
-    `overdue` belong to the time limits (computed on entering a state).
+    `overdue` belong to the time limits (engine/timers.py): the earliest pending
+    escalation of the current state, and whether one has fired there. While the item
+    is in a paused state, `paused_since` is when the pause began, `paused_from` the
+    state whose limits are suspended and `paused_from_entered_at` when that state was
+    entered (restored on returning); `paused_seconds` adds up every pause.
     """
 
     __tablename__ = "items"
@@ -164,6 +172,39 @@ class Item(Base):
     state_entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     overdue: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    paused_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    paused_from: Mapped[str | None] = mapped_column(String(64))
+    paused_from_entered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ItemDeadline(Base):
+    """One future time event of an item: a warning, an escalation, or a timed transition.
+
+    Written on entering a state (engine/timers.py); `tick` claims a pending row whose
+    `due_at` has passed by setting it 'done', once. Leaving the state cancels its
+    pending rows, except for a paused state, which only suspends them. `opens_at` is
+    the start of a window (`not_before`); `roles` the roles to notify; `fire` the
+    transition to fire.
+    """
+
+    __tablename__ = "item_deadlines"
+    __table_args__ = (
+        Index("ix_item_deadlines_status_due", "status", "due_at"),
+        Index("ix_item_deadlines_item_status", "item_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    rule_index: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    roles: Mapped[list[str]] = mapped_column(JSONDoc)
+    fire: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ItemHistory(Base):

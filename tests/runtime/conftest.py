@@ -14,6 +14,8 @@ from engine.registry import publish_folder
 from engine.runtime import Actor, ItemView, available, create, fire, load_actor
 from engine.store.db import transaction
 from engine.store.models import Base, Estate, User, UserEstate, UserRole
+from engine.tick import TickReport, tick
+from engine.timers import Calendars
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / "data" / "good" / "runtime"
 ROLES = ("clerk", "boss", "worker", "admin")
@@ -26,6 +28,8 @@ class World:
         self.db = db
         self.clock = clock
         self.users: dict[tuple[str, str], int] = {}
+        # The test folder's own calendar (国庆节 2026 and its 调休), whatever the working directory.
+        self.calendars = Calendars(WORKFLOWS)
         with transaction(db.factory) as session:
             session.add_all([Estate(id="demo", name="示范小区"), Estate(id="other", name="别的小区")])
             session.flush()
@@ -52,14 +56,19 @@ class World:
         values = {**({"kind": "noise", "unit": "3-1-502"} if workflow == "ticket" else {}), **data}
         with transaction(self.db.factory) as session:
             return create(session, workflow=workflow, estate=estate, actor=self.actor(role, estate),
-                          data=values, comment=comment, clock=self.clock)
+                          data=values, comment=comment, clock=self.clock, calendars=self.calendars)
 
     def fire(self, item: ItemView | int, name: str, role: str = "boss", data: Mapping[str, Any] | None = None,
              comment: str | None = None, version: int | None = None, estate: str = "demo") -> ItemView:
         """Fire a transition in a transaction of its own."""
         item_id = item if isinstance(item, int) else item.id
         with transaction(self.db.factory) as session:
-            return fire(session, item_id, name, self.actor(role, estate), data, comment, version, clock=self.clock)
+            return fire(session, item_id, name, self.actor(role, estate), data, comment, version, clock=self.clock,
+                        calendars=self.calendars)
+
+    def tick(self) -> TickReport:
+        """One tick pass at the clock's time."""
+        return tick(self.db.factory, self.clock, calendars=self.calendars)
 
     def available(self, item: ItemView | int, role: str, estate: str = "demo") -> dict[str, Any]:
         """available() by transition name."""
@@ -78,7 +87,8 @@ class World:
 
     def snapshot(self) -> dict[str, list[dict[str, Any]]]:
         """Everything the runtime writes, to prove a refused call wrote nothing."""
-        return {t: self.rows(t) for t in ("items", "item_history", "outbox", "item_links", "counters")}
+        return {t: self.rows(t) for t in ("items", "item_history", "outbox", "item_links", "counters",
+                                          "item_deadlines")}
 
 
 @pytest.fixture

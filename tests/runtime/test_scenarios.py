@@ -12,7 +12,6 @@ from engine.scenarios import run_paths
 
 TESTS = Path(__file__).resolve().parents[1]
 OURS = TESTS / "data" / "scenarios"
-SHIPPED = TESTS / "scenarios"
 TICKET = TESTS / "data" / "good" / "runtime" / "ticket.yaml"
 
 
@@ -28,10 +27,7 @@ def test_our_scenarios_pass():
     assert [str(r) for r in results if not r.passed] == []
 
 
-@pytest.mark.skipif(not SHIPPED.exists(), reason="no shipped scenarios yet")
-def test_the_shipped_scenarios_pass():
-    results = list(run_paths([SHIPPED], TESTS.parent / "workflows"))
-    assert [str(r) for r in results if not r.passed] == []
+# The shipped scenarios (tests/scenarios/) run one test each in test_shipped_scenarios.py.
 
 
 @pytest.mark.parametrize(("steps", "failure"), [
@@ -49,7 +45,11 @@ def test_the_shipped_scenarios_pass():
     ("steps:\n  - create: {kind: noise, unit: '1'}\n    as: chef\n",
      "step 1 (create as chef): unknown role 'chef' (not in roles.yaml)"),
     ("steps:\n  - create: {kind: noise, unit: '1'}\n    as: clerk\n  - advance: 3d\n    expect: {overdue: true}\n",
-     "step 2 (advance 3d): expect.overdue is not supported yet (time limits come with the next release)"),
+     "step 2 (advance 3d): expected overdue true, got false"),
+    ("steps:\n  - create: {kind: noise, unit: '1'}\n    as: clerk\n  - advance: 3d\n    expect: {due: soon}\n",
+     "step 2 (advance 3d): expect.due is one of not_yet, due, overdue, none or a time such as"),
+    ("steps:\n  - create: {kind: noise, unit: '1'}\n    as: clerk\n    expect: {due: due}\n",
+     "step 1 (create as clerk): expected due due, got none"),
     ("steps:\n  - create: {kind: noise, unit: '1'}\n    as: clerk\n    expect: {fields: {unit: '2', amount: 3}}\n",
      "step 1 (create as clerk): expected unit '2', got '1'; expected amount '3', got unset"),
     ("steps:\n  - create: {kind: noise, unit: '1'}\n    as: clerk\n    expext: {state: open}\n",
@@ -96,9 +96,10 @@ def test_cli_db_upgrade_and_publish(tmp_path):
     assert runner.invoke(commands.db, ["upgrade", "--url", url]).exit_code == 0
     workflows = str(TICKET.parent)
     first = runner.invoke(commands.publish, ["--url", url, "--workflows", workflows])
-    assert first.exit_code == 0 and first.stdout.splitlines() == ["job v1: published", "ticket v1: published"]
+    assert first.exit_code == 0
+    assert first.stdout.splitlines() == ["job v1: published", "ticket v1: published", "timed v1: published"]
     again = runner.invoke(commands.publish, ["--url", url, "--workflows", workflows])
-    assert again.stdout.splitlines() == ["job v1: unchanged", "ticket v1: unchanged"]
+    assert again.stdout.splitlines() == ["job v1: unchanged", "ticket v1: unchanged", "timed v1: unchanged"]
 
 
 def test_cli_publish_refuses_a_broken_folder_and_publishes_nothing(tmp_path):

@@ -27,7 +27,8 @@ WORKFLOWS = Path(__file__).resolve().parents[1] / "data" / "good" / "runtime"
 
 
 def test_migrations_match_the_models(db):
-    assert current_revision(db.engine) == head_revision() == "0001"
+    # Later migrations chain after 0002 (time limits); the database is at whatever head is.
+    assert current_revision(db.engine) == head_revision() is not None
     with db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []

@@ -1,0 +1,68 @@
+"""The `estateflow send` command: drain the notification outbox, once or in a loop.
+
+The sender comes from the environment (see engine.outbox.sender_from_env and
+docs/notifications.md). The lead registers SEND_COMMANDS with the CLI.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+
+import click
+
+__all__ = ["SEND_COMMANDS", "send"]
+
+
+@click.command()
+@click.option("--url", envvar="ESTATEFLOW_DATABASE_URL", default=None,
+              help="Database URL (default: $ESTATEFLOW_DATABASE_URL, else sqlite:///instance/estateflow.db).")
+@click.option("--loop", "interval", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
+              help="Keep running: a pass every SECONDS (stop with Ctrl-C or SIGTERM).")
+@click.option("--batch", type=click.IntRange(min=1), default=100, show_default=True,
+              help="At most N notifications per pass.")
+def send(url: str | None, interval: float | None, batch: int) -> None:
+    """Send the notifications waiting in the outbox (sender: $ESTATEFLOW_SENDER, default log)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from engine.outbox import RetryPolicy, drain, sender_from_env
+    from engine.store.db import make_engine, make_session_factory
+
+    try:
+        sender, policy = sender_from_env(), RetryPolicy.from_env()
+    except ValueError as error:
+        click.echo(f"cannot send: {error}", err=True)
+        sys.exit(1)
+    if not logging.getLogger().handlers:
+        # The log sender and the retry warnings are log lines: make them visible on stderr.
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    if interval is not None and threading.current_thread() is threading.main_thread():
+        # SIGTERM (systemd, docker stop) ends the loop between passes: a message being sent is
+        # finished and recorded, not left 'sending' until its lease runs out and then sent twice.
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    try:
+        while not stop.is_set():
+            result = drain(factory, sender, batch=batch, policy=policy)
+            if interval is None or result.sent or result.retrying or result.failed:
+                click.echo(str(result))
+            if interval is None:
+                break
+            # A full batch means more may be due: go on at once rather than after a pause.
+            if len(result.sent) + len(result.retrying) + len(result.failed) < batch:
+                stop.wait(interval)
+    except KeyboardInterrupt:
+        pass
+    except SQLAlchemyError as error:
+        first = str(getattr(error, "orig", None) or error).splitlines()[0]
+        click.echo(f"cannot send (has `estateflow db upgrade` been run?): {first}", err=True)
+        sys.exit(1)
+    finally:
+        engine.dispose()
+
+
+SEND_COMMANDS = [send]

@@ -1,0 +1,175 @@
+"""The time-limit commands of the `estateflow` CLI: `tick` and `due` (registered by engine/commands.py).
+
+Both print numbers, workflow titles, state and role labels and times only: never a
+field value, so never personal data.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+import click
+
+if TYPE_CHECKING:  # kept out of the import: `estateflow validate` starts without SQLAlchemy
+    from sqlalchemy.orm import Session
+
+    from engine.registry import Registry
+
+__all__ = ["DueLine", "due_cmd", "due_soon", "tick_cmd"]
+
+URL_OPTION = click.option("--url", envvar="ESTATEFLOW_DATABASE_URL", default=None,
+                          help="Database URL (default: $ESTATEFLOW_DATABASE_URL, else sqlite:///instance/estateflow.db).")
+NO_ROLE = "（无升级对象）"
+
+
+@dataclass(frozen=True, slots=True)
+class DueLine:
+    """One item falling due, for one role of one estate."""
+
+    estate: str
+    role: str
+    number: str
+    title: str
+    state: str
+    due_at: datetime
+    """In the estate's time zone."""
+    late: bool
+
+
+def due_soon(session: Session, now: datetime, hours: float, *,
+             registry: Registry | None = None) -> dict[tuple[str, str], list[DueLine]]:
+    """Pending limits of the items' current states due within `hours`: (estate, role) → lines by time.
+
+    An item appears once per role, at its earliest limit for that role; a limit already
+    passed (not yet ticked) is included, marked late.
+    """
+    from engine.registry import REGISTRY
+    from engine.store import queries
+
+    registry = registry or REGISTRY
+    groups: dict[tuple[str, str], dict[int, DueLine]] = {}
+    for row in queries.upcoming(session.connection(), now + timedelta(hours=hours)):
+        definition = registry.compiled(session, row.definition_id, row.content_hash)
+        labels = row.role_labels or {}
+        line_of = {"number": row.number, "title": definition.title, "state": definition.states[row.state].label,
+                   "due_at": row.due_at.astimezone(ZoneInfo(row.timezone)), "late": row.due_at <= now}
+        estate = f"{row.estate_name} [{row.estate_id}]"
+        for role in row.roles or [""]:
+            shown = f"{labels.get(role, role)} ({role})" if role else NO_ROLE
+            per_item = groups.setdefault((estate, shown), {})
+            per_item.setdefault(row.item_id, DueLine(estate, shown, **line_of))  # rows come earliest first
+    return {key: sorted(lines.values(), key=lambda line: line.due_at) for key, lines in sorted(groups.items())}
+
+
+@click.command("due")
+@URL_OPTION
+@click.option("--hours", type=click.FloatRange(min=0), default=24, show_default=True,
+              help="How far ahead to look.")
+@click.option("--now", "at", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"]), default=None,
+              help="Look from this time instead of now (e.g. 2026-03-02T09:00+0800).")
+def due_cmd(url: str | None, hours: float, at: datetime | None) -> None:
+    """What falls due within the next N hours, per estate and escalation role."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from engine.store.db import make_engine, make_session_factory
+
+    now = at.astimezone(UTC) if at is not None else datetime.now(UTC)
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine, readonly=True)() as session:
+            groups = due_soon(session, now, hours)
+    except SQLAlchemyError as error:
+        click.echo(f"cannot read the limits (has `estateflow db upgrade` been run?): "
+                   f"{str(getattr(error, 'orig', error)).splitlines()[0]}", err=True)
+        sys.exit(1)
+    finally:
+        engine.dispose()
+    if not groups:
+        click.echo(f"nothing falls due within {hours:g} h")
+        return
+    estate = None
+    for (where, role), lines in groups.items():
+        if where != estate:
+            click.echo(where)
+            estate = where
+        click.echo(f"  {role}")
+        for line in lines:
+            late = "  已到期" if line.late else ""
+            click.echo(f"    {line.number}  {line.title}  {line.state}  {line.due_at:%Y-%m-%d %H:%M}{late}")
+
+
+@click.command("tick")
+@URL_OPTION
+@click.option("--workflows", "workflows_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The definitions folder whose calendar.yaml files count working time "
+                   "(default: $ESTATEFLOW_WORKFLOWS, else workflows/).")
+@click.option("--loop", "interval", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
+              help="Keep running: a pass every SECONDS (stop with Ctrl-C or SIGTERM).")
+@click.option("--batch", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Rows read per query (a pass goes on until nothing due is left).")
+@click.option("--send", "drain", is_flag=True, help="After each pass, send the outbox too (as `estateflow send`).")
+def tick_cmd(url: str | None, workflows_dir: Path | None, interval: float | None, batch: int, drain: bool) -> None:
+    """Fire every due warning, escalation and timed transition once (safe with several workers)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from engine.clock import SystemClock
+    from engine.store.db import make_engine, make_session_factory
+    from engine.tick import tick
+    from engine.timers import Calendars
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    send = _sender() if drain else None
+    stop = threading.Event()
+    if interval is not None and threading.current_thread() is threading.main_thread():
+        # Stop between passes: each row is its own transaction, so even a hard kill loses nothing.
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    calendars, clock, failed = Calendars(workflows_dir), SystemClock(), 0
+    try:
+        while not stop.is_set():
+            report = tick(factory, clock, calendars=calendars, batch=batch)
+            failed = report.failed
+            if interval is None or report.handled or report.busy or report.failed:
+                click.echo(f"tick: {report}")
+            if send is not None:
+                send(factory)
+            if interval is None:
+                break
+            stop.wait(interval)
+    except KeyboardInterrupt:
+        pass
+    except SQLAlchemyError as error:
+        click.echo(f"cannot tick (has `estateflow db upgrade` been run?): "
+                   f"{str(getattr(error, 'orig', error)).splitlines()[0]}", err=True)
+        sys.exit(1)
+    finally:
+        engine.dispose()
+    sys.exit(1 if failed else 0)
+
+
+def _sender():  # type: ignore[no-untyped-def]
+    """A function draining the outbox with the sender configured in the environment."""
+    try:
+        from engine.outbox import RetryPolicy, drain, sender_from_env
+
+        sender, policy = sender_from_env(), RetryPolicy.from_env()
+    except (ImportError, ValueError) as error:
+        click.echo(f"cannot send: {error}", err=True)
+        sys.exit(1)
+
+    def send(factory):  # type: ignore[no-untyped-def]
+        result = drain(factory, sender, policy=policy)
+        if result.sent or result.retrying or result.failed:
+            click.echo(str(result))
+
+    return send
