@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test validate bench clean
+.PHONY: install demo demo-reset serve test validate bench clean
 
 install: $(STAMP)
 
@@ -15,10 +15,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The demo: a SQLite database under instance/, the shipped workflows published, demo users
+# and items, then the web UI on http://127.0.0.1:$${PORT:-5000}. A second run keeps the data.
 demo: install
-	$(BIN)/estateflow validate workflows/
-	@for id in $$(ls workflows/*.yaml | xargs -n1 basename | sed 's/\.yaml$$//' | grep -v '^roles$$'); do \
-		echo; echo "== $$id =="; $(BIN)/estateflow graph $$id; done
+	$(BIN)/estateflow db upgrade
+	$(BIN)/estateflow publish
+	$(BIN)/estateflow demo
+	$(MAKE) --no-print-directory serve
+
+# Start afresh: the demo database is emptied and seeded again.
+demo-reset: install
+	$(BIN)/estateflow db upgrade
+	$(BIN)/estateflow publish
+	$(BIN)/estateflow demo --reset
+	$(MAKE) --no-print-directory serve
+
+# A random secret per run unless one is set: sessions do not outlive the demo server.
+serve:
+	ESTATEFLOW_SECRET_KEY=$${ESTATEFLOW_SECRET_KEY:-$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(32))')} \
+	  $(BIN)/flask --app web run --port $${PORT:-5000}
 
 test: install
 	$(BIN)/python -m pytest -q
@@ -28,6 +43,9 @@ validate: install
 
 bench: install
 	$(BIN)/python bench/engine_bench.py
+	$(BIN)/python bench/tick_bench.py
+	$(BIN)/python bench/web_bench.py
+	$(BIN)/python bench/validate_bench.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

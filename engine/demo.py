@@ -1,0 +1,303 @@
+"""Demo data: an estate with buildings, one user per role, and items in every state.
+
+    seed(factory, clock=None, reset=False) -> Seeded
+    `estateflow demo [--reset]`            (the click command `demo`)
+
+Users are named by their role id (`frontdesk`, `cs_supervisor`, ... `admin`), password
+`demo1234`, all in the estate `demo`; the estate `riverside` has one user
+(`riverside`, same password) for cross-estate checks. Items are made by really
+creating them and firing transitions through engine.runtime, for every published
+workflow (so new workflows get demo items without code here), walking a different
+number of steps each so the items end up spread over the states.
+
+Idempotent: when the estate `demo` exists, nothing is written (a second `make demo`
+keeps the database); `reset=True` deletes the demo estates' items and users first.
+Needs the database migrated and the workflows published (`estateflow db upgrade`,
+`estateflow publish`). Never imports flask; werkzeug is used only to hash passwords.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import click
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.security import generate_password_hash
+
+from engine.clock import Clock, FixedClock, SystemClock
+from engine.definition import FieldDef, TransitionDef, WorkflowDefinition
+from engine.errors import EngineError, TransitionError
+from engine.registry import REGISTRY, Registry
+from engine.runtime import Actor, create, fire, load_actor
+from engine.store.db import transaction
+from engine.store.models import Counter, Estate, Item, User, UserEstate, UserRole, WorkflowVersion
+
+__all__ = ["DEMO_ESTATE", "OTHER_ESTATE", "OTHER_USER", "PASSWORD", "Seeded", "demo", "seed"]
+
+PASSWORD = "demo1234"
+DEMO_ESTATE = "demo"
+OTHER_ESTATE = "riverside"
+OTHER_USER = "riverside"
+ITEMS_PER_WORKFLOW = 20
+OTHER_ITEMS_PER_WORKFLOW = 2
+# 阳光花园: buildings 1-6, units 1-2, floors 1-18, two flats per floor (the unit numbers are 3-1-502 style).
+BUILDINGS = {"name": "阳光花园", "buildings": 6, "units_per_building": 2, "floors": 18, "flats_per_floor": 2}
+_NAMES = ["王丽", "李强", "张敏", "刘洋", "陈静", "杨帆", "赵磊", "黄娟", "周杰", "吴芳"]
+_ISSUES = [
+    "楼上卫生间漏水，客厅天花板有明显水渍",
+    "电梯运行时有异响，老人孩子不敢乘坐",
+    "小区东门夜间照明不足，路灯坏了三盏",
+    "楼道堆放杂物，影响消防通道",
+    "地下车库排水沟堵塞，下雨后积水",
+    "邻居装修噪音太大，中午也在施工",
+    "外墙瓷砖松动，担心掉落伤人",
+    "垃圾清运不及时，单元门口有异味",
+]
+_DONE = ["已安排维修人员上门处理，现场确认完毕", "已联系相关单位，问题已解决", "已完成整改，拍照存档"]
+_REPLIES = ["已电话告知业主处理结果，业主表示认可", "已上门答复业主，并留下联系方式"]
+_NOTES = ["请补充现场照片后再提交", "业主对处理结果满意", "请项目部三日内复查", "按规定办理"]
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """What a seed run did: `created` False when the demo estate already existed."""
+
+    created: bool
+    users: int = 0
+    items: int = 0
+
+
+def units(layout: Mapping[str, Any] = BUILDINGS) -> list[str]:
+    """Every unit number of the demo estate, like 3-1-502 (building-unit-floor+flat)."""
+    return [f"{b}-{u}-{f}{n:02d}" for b in range(1, layout["buildings"] + 1)
+            for u in range(1, layout["units_per_building"] + 1)
+            for f in range(1, layout["floors"] + 1) for n in range(1, layout["flats_per_floor"] + 1)]
+
+
+def _text(field: FieldDef, rng: random.Random) -> str:
+    name = field.name
+    if any(k in name for k in ("feedback", "result_note", "work")):
+        return rng.choice(_DONE)
+    if "reply" in name:
+        return rng.choice(_REPLIES)
+    if any(k in name for k in ("note", "instruction", "reason", "comment")):
+        return rng.choice(_NOTES)
+    return rng.choice(_ISSUES)
+
+
+def sample(field: FieldDef, rng: random.Random, now: datetime, unit_numbers: list[str]) -> Any:
+    """A plausible value for any field, by its type (and a few common names)."""
+    kind, name = field.type, field.name
+    if kind == "enum":
+        return rng.choice(list(field.options))
+    if kind == "text":
+        return _text(field, rng)
+    if kind == "string":
+        if "unit" in name or "房" in field.label:
+            return rng.choice(unit_numbers)
+        if "name" in name or "人" in field.label:
+            return rng.choice(_NAMES)
+        return f"{field.label}{rng.randint(1, 99)}"
+    if kind == "phone":
+        return f"1{rng.choice('3589')}{rng.randint(0, 999_999_999):09d}"
+    if kind == "integer":
+        return rng.randint(0, 3)
+    if kind == "decimal":
+        return Decimal(rng.randint(5_000, 500_000)) / 100
+    if kind == "boolean":
+        return rng.random() < 0.7
+    if kind == "date":
+        return (now + timedelta(days=rng.randint(1, 10))).date()
+    if kind == "datetime":
+        return now - timedelta(hours=rng.randint(1, 48))
+    if kind == "user":
+        return "engineer"
+    return None
+
+
+def _reset(session: Session) -> None:
+    estates = (DEMO_ESTATE, OTHER_ESTATE)
+    user_ids = select(UserEstate.user_id).where(UserEstate.estate_id.in_(estates))
+    # Items cascade to their history, links and outbox rows.
+    session.execute(delete(Item).where(Item.estate_id.in_(estates)))
+    session.execute(delete(Counter).where(Counter.estate_id.in_(estates)))
+    session.execute(delete(User).where(User.id.in_(user_ids)))
+    session.execute(delete(Estate).where(Estate.id.in_(estates)))
+
+
+def _users(session: Session, roles: Mapping[str, str]) -> dict[str, int]:
+    """One user per role in the demo estate, and one in the other estate; returns username → id."""
+    session.add_all([Estate(id=DEMO_ESTATE, name=BUILDINGS["name"]), Estate(id=OTHER_ESTATE, name="滨江花园")])
+    session.flush()
+    hashed = generate_password_hash(PASSWORD)  # one hash for all: same password, and hashing is slow
+    made: dict[str, int] = {}
+    accounts = [(role, label, (role,), DEMO_ESTATE) for role, label in roles.items()]
+    other_roles = tuple(r for r in ("frontdesk", "cs_supervisor") if r in roles) or tuple(roles)[:1]
+    accounts.append((OTHER_USER, "滨江花园客服", other_roles, OTHER_ESTATE))
+    for username, label, held, estate in accounts:
+        user = User(username=username, display_name=label, password_hash=hashed, active=True)
+        session.add(user)
+        session.flush()
+        session.add_all([UserRole(user_id=user.id, role=r) for r in held])
+        session.add(UserEstate(user_id=user.id, estate_id=estate))
+        made[username] = user.id
+    return made
+
+
+class _Walker:
+    """Creates items and fires transitions as the demo users, each step its own transaction."""
+
+    def __init__(self, factory: sessionmaker[Session], actors: dict[str, Actor], rng: random.Random,
+                 registry: Registry) -> None:
+        self.factory, self.actors, self.rng, self.registry = factory, actors, rng, registry
+        self.unit_numbers = units()
+        self.reached: dict[tuple[str, str], int] = {}
+        """How many times each (workflow, state) was entered: the walk prefers the rarest."""
+
+    def actor_for(self, roles: tuple[str, ...], estate: str) -> Actor | None:
+        """A demo user of `estate` holding one of `roles`; the system actor when `roles` is empty."""
+        if not roles:
+            return Actor.system()
+        for who in self.actors.values():
+            if who.works_in(estate) and not who.roles.isdisjoint(roles):
+                return who
+        return None
+
+    def data(self, definition: WorkflowDefinition, names: Any, now: datetime) -> dict[str, Any]:
+        """Sample values for `names`."""
+        return {n: sample(definition.fields[n], self.rng, now, self.unit_numbers) for n in names}
+
+    def item(self, definition: WorkflowDefinition, estate: str, steps: int, clock: FixedClock) -> int | None:
+        """Create one item and walk up to `steps` transitions; returns its id (None if it could not be made)."""
+        creator = self.actor_for(definition.create_roles, estate)
+        if creator is None:
+            return None
+        intake = [n for n, f in definition.fields.items() if f.required or self.rng.random() < 0.6]
+        later = {n for t in definition.transitions for n in t.require} | {a.field for t in definition.transitions
+                                                                          for a in t.set}
+        names = [n for n in intake if definition.fields[n].required or n not in later]
+        try:
+            with transaction(self.factory) as session:
+                view = create(session, workflow=definition.id, estate=estate, actor=creator,
+                              data=self.data(definition, names, clock.now()), comment="电话来访登记",
+                              clock=clock, registry=self.registry)
+        except TransitionError:
+            return None
+        state, version = view.state, view.version
+        seen = {state}
+        for _ in range(steps):
+            clock.advance(timedelta(minutes=self.rng.randint(20, 600)))
+            moved = self.step(definition, view.id, state, version, estate, clock, seen)
+            if moved is None:
+                break
+            state, version = moved
+            seen.add(state)
+            key = (definition.id, state)
+            self.reached[key] = self.reached.get(key, 0) + 1
+        return view.id
+
+    def step(self, definition: WorkflowDefinition, item_id: int, state: str, version: int, estate: str,
+             clock: FixedClock, seen: set[str]) -> tuple[str, int] | None:
+        """Fire one transition leaving `state` that some demo user may fire; None when stuck.
+
+        New states for this item first, then the states the demo has fewest items in,
+        so the items spread over every state instead of looping (wait, resume, wait...).
+        """
+        leaving = definition.transitions_from(state)
+        names = list(dict.fromkeys(t.name for t in leaving))
+        self.rng.shuffle(names)
+
+        def rarity(name: str) -> tuple[int, int]:
+            dests = [t.dest for t in leaving if t.name == name]
+            return (min(d in seen for d in dests), min(self.reached.get((definition.id, d), 0) for d in dests))
+
+        names.sort(key=rarity)
+        for name in names:
+            branches: list[TransitionDef] = [t for t in leaving if t.name == name]
+            for branch in self.rng.sample(branches, len(branches)):
+                who = self.actor_for(branch.roles, estate)
+                if who is None:
+                    continue
+                asked = dict.fromkeys(n for t in branches for n in t.require)
+                for _attempt in range(3):  # random data may miss a guard; try again
+                    try:
+                        with transaction(self.factory) as session:
+                            done = fire(session, item_id, name, who, self.data(definition, asked, clock.now()),
+                                        comment=self.rng.choice(["", "已跟进", "按流程处理"]) or None,
+                                        version=version, clock=clock, registry=self.registry)
+                        return done.state, done.version
+                    except TransitionError:
+                        continue
+        return None
+
+
+def seed(factory: sessionmaker[Session], *, clock: Clock | None = None, reset: bool = False,
+         registry: Registry = REGISTRY, seed_value: int = 6) -> Seeded:
+    """Fill the database with the demo estate, users and items (see the module docstring).
+
+    Raises:
+        EngineError: nothing is published yet.
+    """
+    with transaction(factory) as session:
+        if reset:
+            _reset(session)
+        if session.get(Estate, DEMO_ESTATE) is not None:
+            return Seeded(False)
+        latest = session.execute(select(WorkflowVersion.roles).order_by(WorkflowVersion.id.desc()).limit(1)).first()
+        if latest is None:
+            raise EngineError("no workflow is published yet: run `estateflow publish` first")
+        ids = _users(session, latest.roles)
+        workflow_ids = session.scalars(select(WorkflowVersion.workflow_id).distinct()
+                                       .order_by(WorkflowVersion.workflow_id)).all()
+    with factory() as session:
+        actors = {name: load_actor(session, uid) for name, uid in ids.items()}
+        definitions = [c.definition for c in (registry.current(session, w, DEMO_ESTATE) for w in workflow_ids) if c]
+    rng = random.Random(seed_value)
+    walker = _Walker(factory, actors, rng, registry)
+    now = (clock or SystemClock()).now()
+    made = 0
+    for definition in definitions:
+        longest = len(definition.states) + 2
+        plan = [(DEMO_ESTATE, i % longest) for i in range(ITEMS_PER_WORKFLOW)]
+        plan += [(OTHER_ESTATE, i) for i in range(OTHER_ITEMS_PER_WORKFLOW)]
+        for number, (estate, steps) in enumerate(plan):
+            # Items begin over the last three weeks, the newest last, so lists look lived-in.
+            start = now - timedelta(days=21) + timedelta(hours=number * 30 + rng.randint(0, 8))
+            if walker.item(definition, estate, steps, FixedClock(min(start, now).astimezone(UTC))) is not None:
+                made += 1
+    return Seeded(True, len(ids), made)
+
+
+@click.command("demo")
+@click.option("--url", envvar="ESTATEFLOW_DATABASE_URL", default=None,
+              help="Database URL (default: $ESTATEFLOW_DATABASE_URL, else sqlite:///instance/estateflow.db).")
+@click.option("--reset", is_flag=True, help="Delete the demo estates, their users and items first.")
+def demo(url: str | None, reset: bool) -> None:
+    """Create the demo estate, one user per role (password demo1234) and items in every state."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from engine.store.db import make_engine, make_session_factory
+
+    engine = make_engine(url)
+    try:
+        result = seed(make_session_factory(engine), reset=reset)
+    except EngineError as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    except SQLAlchemyError as error:
+        click.echo(f"cannot seed the demo (has `estateflow db upgrade` been run?): "
+                   f"{str(getattr(error, 'orig', error)).splitlines()[0]}", err=True)
+        sys.exit(1)
+    finally:
+        engine.dispose()
+    if not result.created:
+        click.echo("the demo estate already exists: kept as it is (use --reset to start afresh)")
+        return
+    click.echo(f"demo: {result.users} users (password {PASSWORD}), {result.items} items")

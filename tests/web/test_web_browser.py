@@ -1,0 +1,166 @@
+"""A real browser (Playwright driving Debian's Chromium) through a whole complaint, and a phone-sized list.
+
+The front desk registers a complaint, the supervisor dispatches it, the engineer
+feeds back, the supervisor approves the reply, the front desk replies and revisits,
+and it is archived. Screenshots of the main pages go to tests/artifacts/ (git-ignored).
+Without a browser the test is skipped, or fails when ESTATEFLOW_REQUIRE_BROWSER=1 (CI).
+The steps name the shipped complaint workflow's transitions and fields (STEPS below):
+when workflows/complaint.yaml changes its names, change them here.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from conftest import PASSWORD, SHIPPED, build_database
+from web import create_app
+
+CHROMIUM = os.environ.get("ESTATEFLOW_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+
+INTAKE = {"category": "property", "severity": "minor", "unit": "3-1-502",
+          "description": "楼道灯坏了三盏，晚上很黑 <script>alert(1)</script>", "phone": "13812345678"}
+STEPS = [  # (user, transition, fields), in order
+    ("cs_supervisor", "dispatch", {"department": "engineering"}),
+    ("engineer", "feed_back", {"feedback": "已更换灯管，现场测试正常", "reply_draft": "您好，楼道灯已修好。"}),
+    ("cs_supervisor", "approve_reply", {"review_note": "答复内容属实"}),
+    ("frontdesk", "reply", {"reply_channel": "phone"}),
+    ("frontdesk", "revisit", {"revisit_method": "phone", "satisfaction": "satisfied", "revisit_note": "业主表示满意"}),
+]
+
+
+def _browser_available() -> bool:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return False
+    return Path(CHROMIUM).exists()
+
+
+if not _browser_available():
+    if os.environ.get("ESTATEFLOW_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"no browser: {CHROMIUM} or playwright missing (ESTATEFLOW_REQUIRE_BROWSER=1)",
+                    pytrace=False)
+    pytest.skip(f"no browser at {CHROMIUM}", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app over the shipped workflows and the demo seed, served on a free port."""
+    path = tmp_path_factory.mktemp("browser") / "estateflow.db"
+    build_database(path, SHIPPED)
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "browser test",
+                      "LOGIN_DELAY_BASE": 0.0})
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    app.extensions["estateflow.db"].engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Chromium, headless."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+def shot(page: object, name: str, full: bool = True) -> None:
+    """Save a screenshot; phone ones show the first screen, as a phone does."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full)  # type: ignore[attr-defined]
+
+
+def login(page: object, base: str, username: str, screenshot: bool = False) -> None:
+    page.goto(f"{base}/login")  # type: ignore[attr-defined]
+    if screenshot:
+        shot(page, "login")
+    page.fill("#username", username)  # type: ignore[attr-defined]
+    page.fill("#password", PASSWORD)  # type: ignore[attr-defined]
+    page.click("button:has-text('登录')")  # type: ignore[attr-defined]
+    page.wait_for_url(f"{base}/")  # type: ignore[attr-defined]
+
+
+def logout(page: object) -> None:
+    page.click("header button:has-text('退出')")  # type: ignore[attr-defined]
+    page.wait_for_url("**/login")  # type: ignore[attr-defined]
+
+
+def fill(scope: object, fields: dict[str, str]) -> None:
+    for name, value in fields.items():
+        control = scope.locator(f"[name='{name}']")  # type: ignore[attr-defined]
+        if control.evaluate("e => e.tagName") == "SELECT":
+            control.select_option(value)
+        else:
+            control.fill(value)
+
+
+def test_a_complaint_from_registration_to_archive(server: str, browser: object) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")  # type: ignore[attr-defined]
+    page = context.new_page()
+    login(page, server, "frontdesk", screenshot=True)
+    assert page.locator("h1").inner_text() == "我的待办"
+    shot(page, "inbox")
+
+    page.goto(f"{server}/workflows/complaint/new")
+    shot(page, "create")
+    page.click("button:has-text('登记')")
+    assert page.locator(".field.has-error").count() >= 3
+    shot(page, "create-errors")
+    fill(page, INTAKE)
+    page.click("button:has-text('登记')")
+    page.wait_for_url("**/items/*")
+    item_url = page.url
+    assert page.locator(".status .state").count() == 1
+    assert "<script>alert(1)</script>" in page.locator(".fields").inner_text()  # shown as text, not run
+    logout(page)
+
+    for user, transition, fields in STEPS:
+        login(page, server, user)
+        page.goto(item_url)
+        action = page.locator(f"details:has(form[action$='/fire/{transition}'])")
+        action.locator("summary").click()
+        fill(action, fields)
+        action.locator("button[type=submit]").click()
+        page.wait_for_url(item_url)
+        assert "操作成功" in page.locator(".flash").inner_text(), (user, transition)
+        if transition == "dispatch":
+            shot(page, "item")
+        logout(page)
+
+    login(page, server, "frontdesk")
+    page.goto(item_url)
+    assert "已归档" in page.locator(".status").inner_text()
+    assert page.locator(".timeline > li").count() == len(STEPS) + 1
+    page.goto(f"{server}/items")
+    shot(page, "list")
+    context.close()
+
+
+def test_the_list_works_at_375_pixels(server: str, browser: object) -> None:
+    context = browser.new_context(viewport={"width": 375, "height": 812}, locale="zh-CN",  # type: ignore[attr-defined]
+                                  device_scale_factor=2, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    login(page, server, "cs_supervisor")
+    page.goto(f"{server}/items")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert page.locator("table.items tbody tr").count() > 0
+    shot(page, "list-375", full=False)
+    page.locator("table.items tbody tr a").first.click()
+    page.wait_for_url("**/items/*")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    shot(page, "item-375", full=False)
+    page.goto(f"{server}/")
+    shot(page, "inbox-375", full=False)
+    context.close()

@@ -1,0 +1,139 @@
+"""Items: 我的待办, the lists, the item page and firing a transition.
+
+Every view reads through the engine with the logged-in user's Actor, so the
+estate and role checks are the engine's; refusals become status codes in
+web/errors.py only.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+from werkzeug.wrappers import Response
+
+from engine import listing
+from engine.definition import WorkflowDefinition
+from engine.errors import GuardFailed, InvalidFields, TransitionError
+from engine.registry import REGISTRY
+from engine.runtime import fire as fire_transition
+from engine.runtime import get_item
+from web import db, errors, forms
+from web.auth import actor
+
+bp = Blueprint("items", __name__)
+
+
+def _page() -> int:
+    return max(1, request.args.get("page", 1, type=int) or 1)
+
+
+def _date(name: str) -> date | None:
+    text = request.args.get(name, "").strip()
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        flash("日期格式不正确（应为 2026-03-02），已忽略", "error")
+        return None
+
+
+@bp.get("/")
+@login_required
+def inbox() -> str:
+    """Show 我的待办: items the user can act on now, most urgent first."""
+    page = listing.inbox(db.session(), actor(), page=_page(), per_page=current_app.config["PER_PAGE"],
+                         now=db.clock().now())
+    return render_template("items/inbox.html", page=page)
+
+
+def render_list(definition: WorkflowDefinition | None) -> str:
+    """A filtered, paginated list of one workflow's items (or of all, `definition` None)."""
+    args = request.args
+    workflow = definition.id if definition else (args.get("workflow") or None)
+    filters = listing.Filters(
+        workflow=workflow, state=args.get("state") or None, estate=args.get("estate") or None,
+        overdue=args.get("overdue") == "1", date_from=_date("from"), date_to=_date("to"),
+        q=(args.get("q") or "").strip()[:100] or None,
+    )
+    session = db.session()
+    page = listing.list_items(session, actor(), filters, page=_page(), per_page=current_app.config["PER_PAGE"],
+                              now=db.clock().now(), tz=current_app.config["TIMEZONE"])
+    chosen = definition
+    if chosen is None and workflow:
+        chosen = next((d for d in listing.published(session, actor()) if d.id == workflow), None)
+    query = {k: v for k, v in args.items() if k != "page" and v}
+    if definition:
+        query["workflow_id"] = definition.id
+    return render_template("items/list.html", page=page, filters=filters, definition=definition, chosen=chosen,
+                           estates=listing.estates_of(session, actor()), query=query)
+
+
+@bp.get("/items")
+@login_required
+def index() -> str:
+    """List the items of every workflow."""
+    return render_list(None)
+
+
+def item_page(item_id: int, *, open_name: str | None = None, submitted: Any = None,
+              error: TransitionError | None = None) -> str:
+    """Render the item page; with `open_name`, that transition's form is open with the error shown."""
+    session = db.session()
+    who = actor()
+    item = get_item(session, item_id, who)
+    definition = REGISTRY.compiled(session, item.definition_id)
+    estate_name, tz_name = listing.item_place(session, item)
+    tz = ZoneInfo(tz_name)
+    now = db.clock().now()
+    field_errors = error.fields if isinstance(error, InvalidFields) else {}
+    actions = []
+    for choice in listing.choices(session, item, who, now=now):
+        is_open = choice.name == open_name
+        inputs = forms.widgets(definition, choice.fields, item.values, tz, submitted if is_open else None,
+                               field_errors if is_open else None, required=choice.fields)
+        general = []
+        if is_open and isinstance(error, GuardFailed):
+            general.append("填写的内容不满足此操作的条件：" + "；".join(map(str, error.data.get("conditions", []))))
+        if is_open:
+            general += [f"{definition.fields[n].label if n in definition.fields else n}：{why}"
+                        for n, why in field_errors.items() if n not in choice.fields]
+        actions.append({"choice": choice, "inputs": inputs, "open": is_open, "general": general,
+                        "comment": (submitted or {}).get("comment", "") if is_open else ""})
+    shown = [(f, item.values.get(name)) for name, f in definition.fields.items()]
+    return render_template(
+        "items/show.html", item=item, definition=definition, estate_name=estate_name, tz=tz_name, fields=shown,
+        state=definition.states.get(item.state), actions=actions, now=now,
+        timeline=listing.timeline(session, item), linked=listing.linked(session, item, who, now=now),
+    )
+
+
+@bp.get("/items/<int:item_id>")
+@login_required
+def show(item_id: int) -> str:
+    """Show an item: fields, state, deadline, timeline, links, and what the user may do."""
+    return item_page(item_id)
+
+
+@bp.post("/items/<int:item_id>/fire/<name>")
+@login_required
+def fire(item_id: int, name: str) -> Response:
+    """Fire transition `name` with the version the page showed, the step's fields and a comment."""
+    version = request.form.get("version", type=int)
+    if version is None:
+        abort(400)
+    who = actor()
+    session = db.session()
+    item = get_item(session, item_id, who)
+    definition = REGISTRY.compiled(session, item.definition_id)
+    asked = dict.fromkeys(n for t in definition.transitions_from(item.state, name) for n in t.require)
+    data = forms.field_data(request.form, asked)
+    errors.show_again(lambda error: item_page(item_id, open_name=name, submitted=request.form, error=error))
+    with db.write() as writing:
+        done = fire_transition(writing, item_id, name, who, data, forms.comment(request.form), version,
+                               clock=db.clock())
+    state = definition.states.get(done.state)
+    flash(f"操作成功：{done.number} 现为“{state.label if state else done.state}”", "success")
+    return redirect(url_for("items.show", item_id=item_id))

@@ -1,0 +1,96 @@
+"""Workflows: the diagram and state counts, one workflow's list, and the create form.
+
+Definitions come from the registry (the published versions), never from the YAML
+files: a workflow page shows what items actually run on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+from werkzeug.wrappers import Response
+
+from engine import listing
+from engine.definition import WorkflowDefinition
+from engine.errors import InvalidFields, NotPermitted, TransitionError
+from engine.graph import mermaid
+from engine.registry import REGISTRY
+from engine.runtime import create
+from web import db, errors, forms
+from web.auth import actor
+from web.items import render_list
+
+bp = Blueprint("workflows", __name__, url_prefix="/workflows")
+
+
+def get_definition(workflow_id: str, estate: str | None = None) -> WorkflowDefinition:
+    """The current published definition for the user's estate.
+
+    :raise 404: no such published workflow.
+    """
+    who = actor()
+    place = estate if estate and who.works_in(estate) else min(who.estates or {""})
+    current = REGISTRY.current(db.session(), workflow_id, place)
+    if current is None:
+        abort(404)
+    return current.definition
+
+
+@bp.get("/<workflow_id>")
+@login_required
+def show(workflow_id: str) -> str:
+    """Show a workflow: its states with counts, its transitions, and the Mermaid diagram text."""
+    definition = get_definition(workflow_id)
+    counts = listing.state_counts(db.session(), actor(), workflow_id)
+    leaving = {s: definition.transitions_from(s) for s in definition.states}
+    return render_template("workflows/show.html", definition=definition, counts=counts, leaving=leaving,
+                           diagram=mermaid(definition))
+
+
+@bp.get("/<workflow_id>/items")
+@login_required
+def items(workflow_id: str) -> str:
+    """List one workflow's items, with its states as a filter."""
+    return render_list(get_definition(workflow_id))
+
+
+def _form(definition: WorkflowDefinition, estate: str, submitted: Any = None,
+          error: TransitionError | None = None) -> str:
+    # A new item has no stored values to convert, so the app's zone is enough here.
+    tz = ZoneInfo(current_app.config["TIMEZONE"])
+    names = listing.create_fields(definition)
+    field_errors = dict(error.fields) if isinstance(error, InvalidFields) else {}
+    if field_errors and submitted is not None:
+        # The engine stops at ill-typed values before it checks required ones; show both at once.
+        given = forms.field_data(submitted, names)
+        for name in names:
+            if definition.fields[name].required and name not in given:
+                field_errors.setdefault(name, "必填")
+    inputs = forms.widgets(definition, names, {}, tz, submitted, field_errors)
+    general = [f"{n}：{why}" for n, why in field_errors.items() if n not in names]
+    return render_template("workflows/new.html", definition=definition, inputs=inputs, general=general,
+                           estates=listing.estates_of(db.session(), actor()), estate=estate,
+                           comment=(submitted or {}).get("comment", ""))
+
+
+@bp.route("/<workflow_id>/new", methods=("GET", "POST"))
+@login_required
+def new(workflow_id: str) -> str | Response:
+    """Register a new item (only for the roles in `create_roles`)."""
+    who = actor()
+    estate = request.form.get("estate") or min(who.estates or {""})
+    definition = get_definition(workflow_id, estate)
+    if who.roles.isdisjoint(definition.create_roles):
+        raise NotPermitted(f"不能登记{definition.title}")
+    if request.method == "GET":
+        return _form(definition, estate)
+    data = forms.field_data(request.form, listing.create_fields(definition))
+    errors.show_again(lambda error: _form(definition, estate, request.form, error))
+    with db.write() as writing:
+        item = create(writing, workflow=workflow_id, estate=estate, actor=who, data=data,
+                      comment=forms.comment(request.form), clock=db.clock())
+    flash(f"已登记 {item.number}", "success")
+    return redirect(url_for("items.show", item_id=item.id))
