@@ -226,8 +226,12 @@ def enum_options(ctx: Context) -> Iterator[Problem]:
 
 
 def state_flags(ctx: Context) -> Iterator[Problem]:
-    """A final state is neither initial nor paused, and has no time limit or timer."""
+    """A final state is neither initial nor paused, and has no time limit or timer; a paused
+    state has no time limit (time there does not count)."""
     for name, state in ctx.states.items():
+        if state.get("paused") is True and state.get("final") is not True and state.get("sla"):
+            yield ctx.smap.problem(("states", name, "sla"), "a paused state has no time limit: time spent "
+                                   "there does not count (use a timer to resume it)", key=True, code="state_flags")
         if state.get("final") is True:
             for flag in ("initial", "paused"):
                 if state.get(flag) is True:

@@ -323,19 +323,44 @@ def _shown(definition: WorkflowDefinition, name: str, raw: Any, tz: ZoneInfo) ->
     return fieldtypes.display(replace(field_def, personal=False), value, tz)
 
 
+EVENT_LABELS = {
+    "escalated": "超时升级",
+    "warned": "时限预警",
+    "timer_skipped": "定时操作未执行",
+}
+# What an event row records besides fields, in the staff's words.
+_EVENT_KEYS = {"escalate_to": "通知角色", "reason": "原因", "_was_overdue": "曾超时"}
+
+
+def _event_value(key: str, value: Any, roles: Mapping[str, str]) -> str:
+    if value is None:
+        return ""
+    if key == "escalate_to" and isinstance(value, list):
+        return "、".join(roles.get(str(role), str(role)) for role in value)
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return str(value)
+
+
 def timeline(session: Session, item: ItemView, *, registry: Registry = REGISTRY) -> list[Entry]:
     """The item's history, oldest first: who, when, which transition, what changed, the comment."""
     definition = registry.compiled(session, item.definition_id)
     tz = ZoneInfo(item_place(session, item)[1])
     labels = {t.name: t.label for t in definition.transitions}
+    state_label = {s: st.label for s, st in definition.states.items()}
+    roles = role_labels(session)
     entries = []
     for h in session.execute(select(history).where(history.c.item_id == item.id).order_by(history.c.id)):
-        state_label = {s: st.label for s, st in definition.states.items()}
-        label = ("登记" if h.from_state is None and h.kind == "transition" else
-                 labels.get(h.transition or "", h.transition or h.event or h.kind))
+        if h.from_state is None and h.kind == "transition":
+            label = "登记"
+        elif h.kind == "event":
+            label = EVENT_LABELS.get(h.event or "", h.event or "事件")
+        else:
+            label = labels.get(h.transition or "", h.transition or h.kind)
         changes = tuple(
-            (definition.fields[n].label if n in definition.fields else n,
-             _shown(definition, n, old, tz), _shown(definition, n, new, tz))
+            (definition.fields[n].label, _shown(definition, n, old, tz), _shown(definition, n, new, tz))
+            if n in definition.fields else
+            (_EVENT_KEYS.get(n, n), _event_value(n, old, roles), _event_value(n, new, roles))
             for n, (old, new) in (h.changes or {}).items()
         )
         entries.append(Entry(h.at, h.actor_name, h.kind, label, state_label.get(h.from_state or ""),

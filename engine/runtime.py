@@ -335,8 +335,9 @@ def _apply(session: Session, row: Row[Any], definition: WorkflowDefinition, chos
         entered, was_overdue = timers.move(db, row.id, definition, row.state, chosen.dest, working, now, calendar, tz)
         columns.update(entered)
         if was_overdue:
-            # [old, new] like a field change; statistics count late items by it.
-            changes["was_overdue"] = [True, False]
+            # [old, new] like a field change; the leading _ keeps it apart from field names
+            # (which start with a letter). Statistics count late items by it.
+            changes["_was_overdue"] = [True, False]
     queries.add_history(db, {
         "item_id": row.id, "kind": "transition", "transition": chosen.name, "event": None,
         "from_state": row.state, "to_state": chosen.dest, "actor_id": actor.user_id, "actor_name": actor.name,

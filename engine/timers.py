@@ -209,7 +209,7 @@ def move(db: Connection, item_id: int, definition: WorkflowDefinition, source: s
 
     Reads the item again (its row is locked by then, so a tick cannot change it
     meanwhile), writes the rows and the time columns; returns those columns and
-    whether an overdue flag was cleared (the history row keeps it as `was_overdue`).
+    whether an overdue flag was cleared (the history row keeps it as `_was_overdue`).
     """
     cur = _time_row(db, item_id)
     src_paused, dst_paused = definition.states[source].paused, definition.states[dest].paused

@@ -79,7 +79,7 @@ def test_a_limit_that_fires_a_transition_bumps_the_version_and_keeps_the_latenes
         ("transition", None), ("transition", "urgent"), ("event", "escalated"), ("transition", "expire")]
     expire = history[-1]
     assert (expire["actor_id"], expire["actor_name"], expire["comment"]) == (None, "系统", "超时自动执行")
-    assert expire["changes"]["was_overdue"] == [True, False]
+    assert expire["changes"]["_was_overdue"] == [True, False]
     assert [d["status"] for d in deadlines(world, item)] == ["done"]
 
 
@@ -244,7 +244,7 @@ def test_re_entering_a_state_restarts_its_limits_and_leaving_late_is_recorded(wo
     world.tick()
     item = world.fire(item, "check")
     assert not item.overdue
-    assert world.rows("item_history", item_id=item.id)[-1]["changes"] == {"was_overdue": [True, False]}
+    assert world.rows("item_history", item_id=item.id)[-1]["changes"] == {"_was_overdue": [True, False]}
 
 
 def test_a_crash_while_handling_a_row_repeats_nothing_and_loses_nothing(world, clock, monkeypatch):
