@@ -238,11 +238,16 @@ def create(session: Session, *, workflow: str, estate: str, actor: Actor, data: 
         if not actor.is_system and actor.roles.isdisjoint(definition.create_roles):
             raise NotPermitted(f"你的角色不能登记{definition.title}", roles=list(definition.create_roles))
         tz = ZoneInfo(place.timezone)
-        values = parse_data(definition, data, tz)
+        # Ill-typed and missing fields are reported together: the form shows every mistake at once.
+        try:
+            values, bad = parse_data(definition, data, tz), {}
+        except InvalidFields as error:
+            values, bad = {}, error.fields
         missing = {name: "必填" for name, f in definition.fields.items()
-                   if f.required and not fields.is_filled(values.get(name))}
-        if missing:
-            raise InvalidFields(missing)
+                   if f.required and name not in bad and not fields.is_filled((data or {}).get(name))
+                   and not fields.is_filled(values.get(name))}
+        if bad or missing:
+            raise InvalidFields({**bad, **missing})
         now = (clock or _SYSTEM_CLOCK).now()
         item_id = insert_new_item(
             session, definition=definition, definition_id=current.id, definition_version=current.version,

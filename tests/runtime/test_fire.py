@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import Conflict, GuardFailed, InvalidFields, ItemNotFound, NotPermitted, UnknownTransition
-from engine.runtime import fire
+from engine.runtime import create, fire
 from engine.store.db import transaction
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / "data" / "good" / "runtime"
@@ -237,3 +237,12 @@ def test_create_checks_estate_roles_and_required_fields(world, role, estate, dat
 
 def test_create_of_an_unpublished_workflow_is_not_found(world):
     _refused(world, ItemNotFound, lambda: world.create(workflow="nothing"))
+
+
+def test_create_reports_ill_typed_and_missing_fields_together(world):
+    """A clerk sees every mistake of the form at once, not one kind per attempt."""
+    with pytest.raises(InvalidFields) as caught, transaction(world.db.factory) as session:
+        create(session, workflow="ticket", estate="demo", actor=world.actor("clerk", "demo"),
+               data={"kind": "noise", "amount": "很多"}, clock=world.clock, calendars=world.calendars)
+    assert set(caught.value.fields) == {"amount", "unit"}
+    assert caught.value.fields["unit"] == "必填"
