@@ -133,6 +133,14 @@ def test_deadline_countdown(auth, client, world):
     assert "剩余 3小时20分" in client.get(f"/items/{item.id}").get_data(as_text=True)
 
 
+def test_an_item_past_every_limit_still_shows_it_is_overdue(auth, client, world):
+    item = world.make_item()
+    with world.factory.begin() as session:
+        session.execute(update(Item).where(Item.id == item.id).values(deadline_at=None, overdue=True))
+    auth.login("frontdesk")
+    assert "已超时" in client.get(f"/items/{item.id}").get_data(as_text=True)
+
+
 def test_user_text_is_escaped(auth, client, world):
     item = world.make_item(description="<script>alert('x')</script>", unit="<b>1</b>")
     auth.login("frontdesk")
