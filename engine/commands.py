@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -26,6 +27,14 @@ def _shown(url: str | None) -> str:
     from engine.store.db import database_url
 
     return make_url(database_url(url)).render_as_string(hide_password=True)
+
+
+def fail_on_database_error(doing: str, error: Exception) -> NoReturn:
+    """Print one line for a database error and exit 1: the driver's first line only, never a
+    traceback or a statement's parameters (they may hold personal data)."""
+    first = str(getattr(error, "orig", None) or error).splitlines()[0]
+    click.echo(f"cannot {doing} (has `estateflow db upgrade` been run?): {first}", err=True)
+    sys.exit(1)
 
 
 @click.group()
@@ -74,9 +83,7 @@ def publish(url: str | None, workflows_dir: Path) -> None:
         click.echo(str(error), err=True)
         sys.exit(1)
     except SQLAlchemyError as error:
-        click.echo(f"cannot publish to {_shown(url)} (has `estateflow db upgrade` been run?): "
-                   f"{str(getattr(error, 'orig', error)).splitlines()[0]}", err=True)
-        sys.exit(1)
+        fail_on_database_error(f"publish to {_shown(url)}", error)
     finally:
         engine.dispose()
     for p in published:

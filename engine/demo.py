@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import generate_password_hash
 
 from engine.clock import Clock, FixedClock, SystemClock
+from engine.commands import fail_on_database_error
 from engine.definition import FieldDef, TransitionDef, WorkflowDefinition
 from engine.errors import EngineError, TransitionError
 from engine.registry import REGISTRY, Registry
@@ -292,9 +293,7 @@ def demo(url: str | None, reset: bool) -> None:
         click.echo(str(error), err=True)
         sys.exit(1)
     except SQLAlchemyError as error:
-        click.echo(f"cannot seed the demo (has `estateflow db upgrade` been run?): "
-                   f"{str(getattr(error, 'orig', error)).splitlines()[0]}", err=True)
-        sys.exit(1)
+        fail_on_database_error("seed the demo", error)
     finally:
         engine.dispose()
     if not result.created:

@@ -13,6 +13,8 @@ import threading
 
 import click
 
+from engine.commands import fail_on_database_error
+
 __all__ = ["SEND_COMMANDS", "send"]
 
 
@@ -58,9 +60,7 @@ def send(url: str | None, interval: float | None, batch: int) -> None:
     except KeyboardInterrupt:
         pass
     except SQLAlchemyError as error:
-        first = str(getattr(error, "orig", None) or error).splitlines()[0]
-        click.echo(f"cannot send (has `estateflow db upgrade` been run?): {first}", err=True)
-        sys.exit(1)
+        fail_on_database_error("send", error)
     finally:
         engine.dispose()
 

@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from engine.commands import fail_on_database_error
+
 if TYPE_CHECKING:  # kept out of the import: `estateflow validate` starts without SQLAlchemy
     from sqlalchemy.orm import Session
 
@@ -87,9 +89,7 @@ def due_cmd(url: str | None, hours: float, at: datetime | None) -> None:
         with make_session_factory(engine, readonly=True)() as session:
             groups = due_soon(session, now, hours)
     except SQLAlchemyError as error:
-        click.echo(f"cannot read the limits (has `estateflow db upgrade` been run?): "
-                   f"{str(getattr(error, 'orig', error)).splitlines()[0]}", err=True)
-        sys.exit(1)
+        fail_on_database_error("read the limits", error)
     finally:
         engine.dispose()
     if not groups:
@@ -149,9 +149,7 @@ def tick_cmd(url: str | None, workflows_dir: Path | None, interval: float | None
     except KeyboardInterrupt:
         pass
     except SQLAlchemyError as error:
-        click.echo(f"cannot tick (has `estateflow db upgrade` been run?): "
-                   f"{str(getattr(error, 'orig', error)).splitlines()[0]}", err=True)
-        sys.exit(1)
+        fail_on_database_error("tick", error)
     finally:
         engine.dispose()
     sys.exit(1 if failed else 0)
