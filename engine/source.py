@@ -80,7 +80,12 @@ class _Loader(yaml.SafeLoader):
     """SafeLoader without YAML 1.1 booleans, without duplicate keys, with a size bound."""
 
 
-_DROPPED_TAGS = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp"}
+_DROPPED_TAGS = {
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:timestamp",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+}
 # Keep every implicit resolver except bool, then add a strict one for true/false only.
 # Timestamps stay strings too: the schema speaks JSON, and dates are parsed where used.
 _Loader.yaml_implicit_resolvers = {
@@ -89,6 +94,16 @@ _Loader.yaml_implicit_resolvers = {
 }
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+# Numbers as YAML 1.2 writes them. YAML 1.1 reads a unit number `0101` as octal 65 and `1:30`
+# as 90 (base 60); here a leading zero or a colon keeps the text as it was written.
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"), list("-+0123456789")
+)
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:(?:0|[1-9][0-9]*)\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"),
+    list("-+0123456789."),
 )
 
 

@@ -257,3 +257,10 @@ def test_walk_visits_every_path() -> None:
     document, _, _ = read("a: {b: [1, {c: 2}]}\n")
     assert [path for path, _ in walk(document)] == [(), ("a",), ("a", "b"), ("a", "b", 0), ("a", "b", 1),
                                                     ("a", "b", 1, "c")]
+
+
+def test_numbers_are_read_as_yaml_1_2_writes_them() -> None:
+    # YAML 1.1 would read the unit 0101 as octal 65 and 1:30 as 90 (base 60).
+    document, _, problems = read("unit: 0101\ntime: 1:30\ncount: 12\namount: 12.50\nbig: 1_000\n")
+    assert problems == []
+    assert document == {"unit": "0101", "time": "1:30", "count": 12, "amount": 12.5, "big": "1_000"}
