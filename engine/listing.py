@@ -1,9 +1,8 @@
-"""Read-side queries for the staff UI: lists, 我的待办, counts, timelines, what a user may fire.
+"""Read-side queries for the staff UI: lists, 我的待办, counts, what a user may fire.
 
     list_items(session, actor, filters, page=, per_page=, now=)  -> Page
     inbox(session, actor, page=, per_page=, now=)                -> Page (most urgent first)
     state_counts(session, actor, workflow_id)                    -> {state: count}
-    timeline(session, item, registry=)                           -> [Entry]
     linked(session, item, actor, now=)                           -> [Row]
     choices(session, item, actor, now=)                          -> [Choice]
 
@@ -17,7 +16,7 @@ This module never imports flask: the web layer only renders what it returns.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -33,8 +32,8 @@ from engine.runtime import Actor, ItemView, Reason, available
 from engine.store.models import Estate, Item, ItemHistory, ItemLink, WorkflowVersion
 
 __all__ = [
-    "DUE_SOON", "Choice", "Entry", "Filters", "Page", "Row", "choices", "create_fields", "estates_of", "inbox", "linked",
-    "item_place", "list_columns", "list_items", "published", "role_labels", "state_counts", "timeline",
+    "DUE_SOON", "Choice", "Filters", "Page", "Row", "choices", "create_fields", "estates_of", "inbox", "linked",
+    "item_place", "list_columns", "list_items", "published", "role_labels", "state_counts",
 ]
 
 DUE_SOON = timedelta(hours=4)
@@ -100,21 +99,6 @@ class Page:
     def pages(self) -> int | None:
         """How many pages there are (None when the total is unknown)."""
         return None if self.total is None else max(1, -(-self.total // self.per_page))
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One history row as the timeline shows it."""
-
-    at: datetime
-    actor: str
-    kind: str
-    label: str
-    from_label: str | None
-    to_label: str | None
-    changes: tuple[tuple[str, str, str], ...]
-    """(field label, old display, new display)."""
-    comment: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,63 +293,6 @@ def item_place(session: Session, item: ItemView) -> tuple[str, str]:
     """The item's estate name and time zone."""
     row = session.execute(select(estates.c.name, estates.c.timezone).where(estates.c.id == item.estate_id)).one()
     return row.name, row.timezone
-
-
-def _shown(definition: WorkflowDefinition, name: str, raw: Any, tz: ZoneInfo) -> str:
-    field_def = definition.fields.get(name)
-    if field_def is None or raw is None:
-        return "" if raw is None else str(raw)
-    try:
-        value = fieldtypes.from_json(field_def, raw)
-    except (TypeError, ValueError):
-        return str(raw)
-    # Item pages show personal data to the staff who work the item; only lists mask it.
-    return fieldtypes.display(replace(field_def, personal=False), value, tz)
-
-
-EVENT_LABELS = {
-    "escalated": "超时升级",
-    "warned": "时限预警",
-    "timer_skipped": "定时操作未执行",
-}
-# What an event row records besides fields, in the staff's words.
-_EVENT_KEYS = {"escalate_to": "通知角色", "reason": "原因", "_was_overdue": "曾超时"}
-
-
-def _event_value(key: str, value: Any, roles: Mapping[str, str]) -> str:
-    if value is None:
-        return ""
-    if key == "escalate_to" and isinstance(value, list):
-        return "、".join(roles.get(str(role), str(role)) for role in value)
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    return str(value)
-
-
-def timeline(session: Session, item: ItemView, *, registry: Registry = REGISTRY) -> list[Entry]:
-    """The item's history, oldest first: who, when, which transition, what changed, the comment."""
-    definition = registry.compiled(session, item.definition_id)
-    tz = ZoneInfo(item_place(session, item)[1])
-    labels = {t.name: t.label for t in definition.transitions}
-    state_label = {s: st.label for s, st in definition.states.items()}
-    roles = role_labels(session)
-    entries = []
-    for h in session.execute(select(history).where(history.c.item_id == item.id).order_by(history.c.id)):
-        if h.from_state is None and h.kind == "transition":
-            label = "登记"
-        elif h.kind == "event":
-            label = EVENT_LABELS.get(h.event or "", h.event or "事件")
-        else:
-            label = labels.get(h.transition or "", h.transition or h.kind)
-        changes = tuple(
-            (definition.fields[n].label, _shown(definition, n, old, tz), _shown(definition, n, new, tz))
-            if n in definition.fields else
-            (_EVENT_KEYS.get(n, n), _event_value(n, old, roles), _event_value(n, new, roles))
-            for n, (old, new) in (h.changes or {}).items()
-        )
-        entries.append(Entry(h.at, h.actor_name, h.kind, label, state_label.get(h.from_state or ""),
-                             state_label.get(h.to_state or ""), changes, h.comment))
-    return entries
 
 
 def linked(session: Session, item: ItemView, actor: Actor, *, now: datetime,

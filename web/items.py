@@ -21,6 +21,7 @@ from engine.errors import GuardFailed, InvalidFields, TransitionError
 from engine.registry import REGISTRY
 from engine.runtime import fire as fire_transition
 from engine.runtime import get_item
+from engine.timeline import timeline
 from web import db, errors, forms
 from web.auth import actor
 
@@ -106,7 +107,7 @@ def item_page(item_id: int, *, open_name: str | None = None, submitted: Any = No
     return render_template(
         "items/show.html", item=item, definition=definition, estate_name=estate_name, tz=tz_name, fields=shown,
         state=definition.states.get(item.state), actions=actions, now=now,
-        timeline=listing.timeline(session, item), linked=listing.linked(session, item, who, now=now),
+        timeline=timeline(session, item), linked=listing.linked(session, item, who, now=now),
     )
 
 
