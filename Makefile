@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo demo-reset serve test validate bench clean
+.PHONY: install demo demo-reset serve test lint validate bench clean
 
 install: $(STAMP)
 
@@ -35,8 +35,11 @@ serve:
 	ESTATEFLOW_SECRET_KEY=$${ESTATEFLOW_SECRET_KEY:-$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(32))')} \
 	  $(BIN)/flask --app web run --port $${PORT:-5000}
 
-test: install
+test: install lint
 	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check engine web tests bench
 
 validate: install
 	$(BIN)/estateflow validate workflows/

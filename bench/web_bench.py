@@ -193,8 +193,8 @@ def main() -> None:
     results = {
         "floor": figures(timed(lambda: get("/_bench/ping"), args.rounds)),
         "list": figures(timed(lambda: get(f"/items?page={rng.randint(1, 50)}"), args.rounds)),
-        "list_filtered": figures(timed(lambda: get(f"/items?workflow=complaint&state=handling&page={rng.randint(1, 5)}"),
-                                       args.rounds)),
+        "list_filtered": figures(timed(
+            lambda: get(f"/items?workflow=complaint&state=handling&page={rng.randint(1, 5)}"), args.rounds)),
         "item": figures(timed(lambda: get(f"/items/{rng.randint(1, max_id)}"), args.rounds)),
     }
     targets = fire_targets(app, url, min(args.rounds, 100) + 10)

@@ -201,7 +201,8 @@ def _check_spawn(ctx: Context, spawn: Mapping[str, Any], path: Path) -> Iterator
     workflow = spawn.get("workflow")
     if ctx.workflows is not None and isinstance(workflow, str):
         if workflow not in ctx.workflows:
-            yield ctx.smap.problem((*path, "workflow"), f"unknown workflow '{workflow}'{suggest(workflow, ctx.workflows)}",
+            message = f"unknown workflow '{workflow}'{suggest(workflow, ctx.workflows)}"
+            yield ctx.smap.problem((*path, "workflow"), message,
                                    code="unknown_workflow")
         else:
             value = ctx.workflows[workflow].get("fields")
@@ -235,7 +236,8 @@ def state_flags(ctx: Context) -> Iterator[Problem]:
         if state.get("final") is True:
             for flag in ("initial", "paused"):
                 if state.get(flag) is True:
-                    yield ctx.smap.problem(("states", name, flag), f"a final state cannot be {flag}", code="state_flags")
+                    yield ctx.smap.problem(("states", name, flag), f"a final state cannot be {flag}",
+                                           code="state_flags")
             for key, what in (("sla", "time limit"), ("timers", "timer")):
                 if state.get(key):
                     yield ctx.smap.problem(("states", name, key), f"a final state has no {what}", key=True,

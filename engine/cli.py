@@ -14,8 +14,8 @@ import click
 
 from engine.errors import DefinitionError, Problem
 from engine.loader import (
-    DEFAULT_WORKFLOWS_DIR,
     CALENDAR_FILE,
+    DEFAULT_WORKFLOWS_DIR,
     ROLES_FILE,
     Loader,
     base_files,

@@ -36,7 +36,9 @@ from engine.templates import TemplateError, parse_template
 
 WORKFLOW_KEYS = frozenset({"id", "title", "number_prefix", "create_roles", "fields", "states", "transitions"})
 FIELD_KEYS = frozenset({"type", "label", "required", "personal", "options"})
-FIELD_TYPES = frozenset({"string", "text", "integer", "decimal", "boolean", "date", "datetime", "enum", "phone", "user"})
+FIELD_TYPES = frozenset(
+    {"string", "text", "integer", "decimal", "boolean", "date", "datetime", "enum", "phone", "user"}
+)
 STATE_KEYS = frozenset({"label", "initial", "final", "paused", "sla", "timers"})
 SLA_KEYS = frozenset({"within", "by", "since", "when", "not_before", "escalate_to", "fire", "warn", "calendar"})
 TIMER_KEYS = frozenset({"after", "at", "fire", "calendar"})

@@ -129,7 +129,8 @@ def _build(
                 problems.append(Problem(*_position(key_node, smap.file), path, "a key must be a plain name", "yaml"))
                 continue
             # Keys like `1`, `true` or `null` reach the schema as strings, as JSON would have them.
-            key = key if isinstance(key, str) else "null" if key is None else str(key).lower() if isinstance(key, bool) else str(key)
+            if not isinstance(key, str):
+                key = "null" if key is None else str(key).lower() if isinstance(key, bool) else str(key)
             child = (*path, key)
             merged_before = key in result and child not in smap.keys
             if key in result and not merged_before and id(key_node) in explicit:
@@ -213,7 +214,8 @@ def read_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[Problem]]:
     except yaml.YAMLError as error:
         return None, smap, [_problem_from_yaml_error(file, error)]
     except RecursionError:
-        return None, smap, [Problem(file, 1, 1, (), f"the document is nested more than {MAX_DEPTH} levels deep", "too_deep")]
+        message = f"the document is nested more than {MAX_DEPTH} levels deep"
+        return None, smap, [Problem(file, 1, 1, (), message, "too_deep")]
     except (ValueError, OverflowError) as error:
         # PyYAML raises these for absurd nesting or numbers such as a 10,000-digit date.
         return None, smap, [Problem(file, 1, 1, (), f"cannot read this YAML: {type(error).__name__}", "yaml")]

@@ -10,9 +10,8 @@ there skips the ORM's per-statement bookkeeping. They never commit.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
-
 from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import Row, Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -22,7 +21,8 @@ from engine.store.models import Counter, Estate, Item, ItemDeadline, ItemHistory
 
 __all__ = [
     "add_deadlines", "add_history", "add_links", "add_outbox", "cancel_deadlines", "claim_deadline",
-    "count_rows", "due_candidates", "earliest_due", "last_deadline_id", "next_due", "insert_item", "item_row", "item_version", "lock_item",
+    "count_rows", "due_candidates", "earliest_due", "last_deadline_id", "next_due", "insert_item", "item_row",
+    "item_version", "lock_item",
     "next_number", "pending_deadlines", "set_time_columns", "shift_deadline", "upcoming", "update_item",
 ]
 

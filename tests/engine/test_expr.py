@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -242,7 +242,7 @@ def test_coalesce_is_the_one_function_that_takes_null():
 
 
 def test_date_of_a_datetime_is_taken_in_the_estate_time_zone():
-    late_utc = datetime(2024, 5, 1, 20, 0, tzinfo=timezone.utc)  # 04:00 on 2 May in the estate
+    late_utc = datetime(2024, 5, 1, 20, 0, tzinfo=UTC)  # 04:00 on 2 May in the estate
     assert value("date(handled_at)", {"handled_at": late_utc}) == date(2024, 5, 2)
 
 
@@ -553,7 +553,7 @@ VALID = [
 ]
 JUNK = st.one_of(st.integers(), st.floats(), st.text(max_size=5), st.booleans(), st.dates(),
                  st.lists(st.integers(), max_size=2))
-TIMEZONES = st.sampled_from([timezone.utc, ESTATE_TZ, timezone(timedelta(hours=-11))])
+TIMEZONES = st.sampled_from([UTC, ESTATE_TZ, timezone(timedelta(hours=-11))])
 VALUES = st.fixed_dictionaries({}, optional={
     "category": st.one_of(st.none(), st.sampled_from(list(CATEGORY.options)), JUNK),
     "severity": st.one_of(st.none(), st.sampled_from(list(SEVERITY.options)), JUNK),

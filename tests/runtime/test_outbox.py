@@ -28,7 +28,13 @@ from click.testing import CliRunner
 from sqlalchemy import update
 
 from engine.outbox import (
-    LogSender, RetryPolicy, SmtpSender, WebhookSender, claim_next, drain, sender_from_env,
+    LogSender,
+    RetryPolicy,
+    SmtpSender,
+    WebhookSender,
+    claim_next,
+    drain,
+    sender_from_env,
 )
 from engine.outbox_cli import send
 from engine.store.db import transaction

@@ -310,8 +310,8 @@ def test_due_lists_the_coming_limits_per_estate_and_role_without_personal_data(w
 
 def test_the_tick_command_fires_what_is_due_once(world):
     from click.testing import CliRunner
-
     from conftest import WORKFLOWS
+
     from engine.timer_commands import tick_cmd
 
     item = world.create(workflow="timed", mode="ladder", unit="1")  # its limits passed long before the real now

@@ -28,7 +28,6 @@ from engine.runtime import ItemView, create, fire, load_actor
 from engine.store.db import make_engine, make_session_factory, transaction
 from engine.store.migrate import upgrade
 from engine.store.models import Base, User
-
 from web import create_app
 
 WORKFLOWS = Path(__file__).resolve().parent / "data" / "workflows"

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import PASSWORD, SHIPPED, build_database
 from werkzeug.serving import make_server
 
-from conftest import PASSWORD, SHIPPED, build_database
 from web import create_app
 
 CHROMIUM = os.environ.get("ESTATEFLOW_CHROMIUM", "/usr/bin/chromium")
