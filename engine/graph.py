@@ -24,7 +24,7 @@ def mermaid(definition: WorkflowDefinition) -> str:
     """A Mermaid `stateDiagram-v2`: states by label, transitions by label, timers dashed."""
     lines = ["stateDiagram-v2", f"    %% {definition.title} ({definition.id})"]
     for state in definition.states.values():
-        suffix = " ⏸" if state.paused else ""
+        suffix = "（暂停计时）" if state.paused else ""
         lines.append(f'    state "{_quote(state.label)}{suffix}" as {state.name}')
     lines.append(f"    [*] --> {definition.initial_state.name}")
     for source, target, label in _edges(definition):

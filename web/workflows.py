@@ -14,7 +14,7 @@ from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from engine import listing
-from engine.definition import WorkflowDefinition
+from engine.definition import TransitionDef, WorkflowDefinition
 from engine.errors import InvalidFields, NotPermitted, TransitionError
 from engine.graph import mermaid
 from engine.registry import REGISTRY
@@ -45,9 +45,19 @@ def show(workflow_id: str) -> str:
     """Show a workflow: its states with counts, its transitions, and the Mermaid diagram text."""
     definition = get_definition(workflow_id)
     counts = listing.state_counts(db.session(), actor(), workflow_id)
-    leaving = {s: definition.transitions_from(s) for s in definition.states}
+    leaving = {s: _steps(definition.transitions_from(s)) for s in definition.states}
     return render_template("workflows/show.html", definition=definition, counts=counts, leaving=leaving,
                            diagram=mermaid(definition))
+
+
+def _steps(transitions: tuple[TransitionDef, ...]) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(label, target, roles) once per label and target: branches that differ only in their
+    condition (one per department, say) are one step to the reader."""
+    steps: dict[tuple[str, str], list[str]] = {}
+    for t in transitions:
+        roles = steps.setdefault((t.label, t.dest), [])
+        roles.extend(r for r in t.roles if r not in roles)
+    return [(label, dest, tuple(roles)) for (label, dest), roles in steps.items()]
 
 
 @bp.get("/<workflow_id>/items")

@@ -77,3 +77,18 @@ def test_per_workflow_list_offers_its_states(auth, client):
     auth.login("frontdesk")
     page = client.get("/workflows/ticket/items").get_data(as_text=True)
     assert '<option value="checking"' in page and "登记报事工单" in page
+
+
+def test_branches_of_one_step_are_listed_once_on_the_workflow_page():
+    from engine.definition import TransitionDef
+    from web.workflows import _steps
+
+    branches = (
+        TransitionDef("dispatch", "派单", ("open",), "handling", ("cs_supervisor",), index=0),
+        TransitionDef("dispatch", "派单", ("open",), "handling", ("cs_manager", "cs_supervisor"), index=1),
+        TransitionDef("cancel", "撤销", ("open",), "closed", ("cs_manager",), index=2),
+    )
+    assert _steps(branches) == [
+        ("派单", "handling", ("cs_supervisor", "cs_manager")),
+        ("撤销", "closed", ("cs_manager",)),
+    ]
