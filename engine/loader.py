@@ -149,13 +149,32 @@ def _problems_of(document: Any, smap: SourceMap, roles: Mapping[str, str],
     return definition, schema_problems + meaning_problems
 
 
+def _spawns(document: Any) -> bool:
+    """Whether any transition of a document spawns an item (the only cross-workflow check)."""
+    transitions = document.get("transitions") if isinstance(document, dict) else None
+    return any(
+        isinstance(action, dict) and "spawn" in action
+        for transition in (transitions if isinstance(transitions, list) else ())
+        if isinstance(transition, dict) and isinstance(transition.get("actions"), list)
+        for action in transition["actions"]
+    )
+
+
 class Loader:
     """Loads definitions against one definitions folder (its roles and sibling workflows)."""
 
     def __init__(self, workflows_dir: Path | str = DEFAULT_WORKFLOWS_DIR) -> None:
         self.workflows_dir = Path(workflows_dir)
         self.roles = load_roles(self.workflows_dir)
-        self.documents = _documents(self.workflows_dir)
+        self._documents: dict[str, Any] | None = None
+
+    @property
+    def documents(self) -> dict[str, Any]:
+        """The folder's raw documents by id, read on first use: only `spawn` needs them, and
+        reading every workflow would double the time `validate` takes on one file."""
+        if self._documents is None:
+            self._documents = _documents(self.workflows_dir)
+        return self._documents
 
     def problems(self, path: Path | str, *, estate: str | None = None) -> list[Problem]:
         """Every problem of one file (merged with its overlay for `estate`), sorted."""
@@ -185,9 +204,11 @@ class Loader:
             if isinstance(document.get("id"), str) and document["id"] != path.stem:
                 message = f"the id '{document['id']}' must match the file name '{path.name}'"
                 problems.append(smap.problem(("id",), message, code="id_mismatch"))
-        workflows = {**self.documents}
-        if isinstance(document, dict) and isinstance(document.get("id"), str):
-            workflows[document["id"]] = document
+        workflows: dict[str, Any] | None = None
+        if _spawns(document):
+            workflows = {**self.documents}
+            if isinstance(document.get("id"), str):
+                workflows[document["id"]] = document
         definition, more = _problems_of(document, smap, self.roles, workflows)
         return definition, sorted(set(problems + more))
 
