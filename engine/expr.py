@@ -97,7 +97,8 @@ from typing import Any, NoReturn
 
 from engine import expr_types as T
 from engine.definition import FieldDef
-from engine.expr_types import FUNCTIONS, MAX_RESULT_LENGTH, ExpressionError, Function, Node, Run
+from engine.expr_functions import FUNCTIONS, Function, call
+from engine.expr_types import MAX_RESULT_LENGTH, ExpressionError, Node, Run
 
 __all__ = [
     "MAX_DEPTH", "MAX_DIGITS", "MAX_LENGTH", "MAX_NODES", "MAX_NUMBER", "MAX_RESULT_LENGTH",
@@ -410,7 +411,7 @@ class _Compiler:
             self.list_literal(arg) if fn.name == "len" and isinstance(arg, ast.List) else self.expr(arg)
             for arg in node.args
         ]
-        return T.call(fn, args, self.column(node))
+        return call(fn, args, self.column(node))
 
 
 _DISPATCH: dict[type[ast.AST], Callable[[_Compiler, Any], Node]] = {

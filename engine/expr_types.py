@@ -1,8 +1,9 @@
-"""The types, operations and functions of the expression language (see engine/expr.py).
+"""The types and operations of the expression language (see engine/expr.py).
 
 engine/expr.py reads the text and checks its shape; this module says what each operation
 means: its static type, checked at compile time, and its null-safe value at run time.
-The rules themselves are documented once, in engine/expr.py's docstring.
+The rules themselves are documented once, in engine/expr.py's docstring; the function
+table lives in engine/expr_functions.py.
 
 Every run-time operation checks the Python types of its operands before computing, and
 turns TypeError/ValueError/ArithmeticError into null (comparisons: false). A stored value
@@ -44,7 +45,7 @@ CONTEXT = decimal.Context(
 
 Run = Callable[[Mapping[str, Any], datetime], Any]
 NO_CONST: Any = object()
-_SAFE = (TypeError, ValueError, ArithmeticError)
+SAFE_ERRORS = (TypeError, ValueError, ArithmeticError)
 _NOUNS = {
     BOOLEAN: "a condition (true/false)", NUMBER: "a number", STRING: "a string", DATE: "a date",
     DATETIME: "a datetime", DURATION: "a duration", NULL: "null", ANY: "a value", LIST: "a list",
@@ -83,11 +84,11 @@ def noun(type_: str) -> str:
     return _NOUNS.get(type_, type_)
 
 
-def _fits(type_: str, *allowed: str) -> bool:
+def fits(type_: str, *allowed: str) -> bool:
     return type_ in allowed or type_ in (ANY, NULL)
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     return type(value) is int or type(value) is Decimal  # bool is an int: not a number here
 
 
@@ -122,7 +123,7 @@ def option_problem(name: str, fd: FieldDef, value: str) -> str | None:
     return message + ")"
 
 
-def _check_option(enum_side: Node, other: Node) -> None:
+def check_option(enum_side: Node, other: Node) -> None:
     if enum_side.enum is not None and isinstance(other.const, str):
         problem = option_problem(enum_side.name, enum_side.enum, other.const)
         if problem:
@@ -141,7 +142,7 @@ def _guarded(fn: Callable[..., Any], left: Node, right: Node, type_: str, column
             return failed
         try:
             return fn(a, b)
-        except _SAFE:
+        except SAFE_ERRORS:
             return failed
 
     return Node(type_, run, column, whole)
@@ -150,7 +151,7 @@ def _guarded(fn: Callable[..., Any], left: Node, right: Node, type_: str, column
 # --- and, or, not ---------------------------------------------------------------------------
 
 def check_condition(node: Node, where: str) -> None:
-    if not _fits(node.type, BOOLEAN):
+    if not fits(node.type, BOOLEAN):
         what = node.name or "this"
         hint = f" (to test that {node.name} is filled in, write {node.name} != null)" if node.name else ""
         raise ExpressionError(f"{where} must be true or false, but {what} is {noun(node.type)}{hint}",
@@ -188,7 +189,7 @@ def _plus_minus(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     def apply(a: Any, b: Any) -> Any:
         if isinstance(a, str) and isinstance(b, str) and fn is operator.add:
             return a + b if len(a) + len(b) <= MAX_RESULT_LENGTH else None
-        if (_is_number(a) and _is_number(b)) or (
+        if (is_number(a) and is_number(b)) or (
             isinstance(a, (date, timedelta)) and isinstance(b, (date, timedelta))
         ):
             return fn(a, b)  # date + date and the like raise TypeError: null
@@ -198,17 +199,17 @@ def _plus_minus(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
 
 
 def _times(a: Any, b: Any) -> Any:
-    return a * b if _is_number(a) and _is_number(b) else None
+    return a * b if is_number(a) and is_number(b) else None
 
 
 def _divide(a: Any, b: Any) -> Any:
-    if not (_is_number(a) and _is_number(b)) or b == 0:
+    if not (is_number(a) and is_number(b)) or b == 0:
         return None
     return Decimal(a) / Decimal(b)
 
 
 def _modulo(a: Any, b: Any) -> Any:
-    if not (_is_number(a) and _is_number(b)) or b == 0:
+    if not (is_number(a) and is_number(b)) or b == 0:
         return None
     if type(a) is int and type(b) is int:
         # The sign follows the dividend, as with decimals (and SQL), not Python's int rule.
@@ -226,7 +227,7 @@ _OPERATIONS = {
 def arithmetic(op: str, left: Node, right: Node, column: int) -> Node:
     results = {
         result for (o, lt, rt), result in _ARITHMETIC.items()
-        if o == op and _fits(left.type, lt) and _fits(right.type, rt)
+        if o == op and fits(left.type, lt) and fits(right.type, rt)
     }
     if not results:
         hint = ""
@@ -246,19 +247,19 @@ def arithmetic(op: str, left: Node, right: Node, column: int) -> Node:
 
 
 def negate(op: str, operand: Node, column: int) -> Node:
-    if not _fits(operand.type, NUMBER, DURATION):
+    if not fits(operand.type, NUMBER, DURATION):
         raise ExpressionError(f"'{op}' needs a number or a duration, not {noun(operand.type)}", column)
     if op == "+":
         return operand
-    if _is_number(operand.const):
+    if is_number(operand.const):
         return constant(-operand.const, NUMBER, column, whole=operand.whole)
     run = operand.run
 
     def negative(values: Mapping[str, Any], now: datetime) -> Any:
         x = run(values, now)
         try:
-            return -x if _is_number(x) or isinstance(x, timedelta) else None
-        except _SAFE:
+            return -x if is_number(x) or isinstance(x, timedelta) else None
+        except SAFE_ERRORS:
             return None
 
     return Node(operand.type, negative, column, operand.whole)
@@ -266,7 +267,7 @@ def negate(op: str, operand: Node, column: int) -> Node:
 
 # --- comparisons ----------------------------------------------------------------------------
 
-_ORDERED = (NUMBER, STRING, DATE, DATETIME, DURATION)
+ORDERED = (NUMBER, STRING, DATE, DATETIME, DURATION)
 _COMPARE = {
     "==": operator.eq, "!=": operator.ne, "<": operator.lt,
     "<=": operator.le, ">": operator.gt, ">=": operator.ge,
@@ -286,14 +287,14 @@ def compare(op: str, left: Node, right: Node, column: int) -> Node:
         hint = " (take the date part of the datetime with date(...))" if {lt, rt} == {DATE, DATETIME} else ""
         raise ExpressionError(f"cannot compare {noun(lt)} with {noun(rt)}{hint}", column)
     if op in ("==", "!="):
-        _check_option(left, right)
-        _check_option(right, left)
+        check_option(left, right)
+        check_option(right, left)
     else:
         known = lt if lt not in (ANY, NULL) else rt
         enum = left.enum and left.name or right.enum and right.name
         if enum:
             raise ExpressionError(f"the options of {enum} have no order: compare with == or in", column)
-        if not _fits(known, *_ORDERED):
+        if not fits(known, *ORDERED):
             raise ExpressionError(f"'{op}' cannot order {noun(known)}", column)
     return _guarded(_COMPARE[op], left, right, BOOLEAN, column, False, failed=False)
 
@@ -308,15 +309,15 @@ def _in_text(part: Any, text: Any) -> bool:
 
 def _membership(op: str, left: Node, right: Node, column: int) -> Node:
     if right.type == LIST:
-        if right.items and not _fits(left.type, right.items[0].type):
+        if right.items and not fits(left.type, right.items[0].type):
             raise ExpressionError(
                 f"cannot look for {noun(left.type)} in a list of {right.items[0].type} values", column
             )
         for item in right.items:
-            _check_option(left, item)
+            check_option(left, item)
         found: Callable[[Any, Any], bool] = _in_list
-    elif _fits(right.type, STRING):
-        if not _fits(left.type, STRING):
+    elif fits(right.type, STRING):
+        if not fits(left.type, STRING):
             raise ExpressionError(f"'in' on a string looks for a piece of text, not {noun(left.type)}",
                                   column)
         found = _in_text
@@ -335,161 +336,6 @@ def make_list(items: Sequence[Node], column: int) -> Node:
         raise ExpressionError("the values of a list must all be of one type", column)
     values = tuple(item.const for item in items)
     return Node(LIST, lambda v, n: values, column, const=values, items=tuple(items))
-
-
-# --- functions ------------------------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class Function:
-    """One entry of the fixed function table."""
-
-    name: str
-    signature: str
-    doc: str
-    arity: tuple[int, int | None]
-    check: Callable[[str, Sequence[Node]], tuple[str, bool]]
-    """(name, argument nodes) → (result type, whole); raises ExpressionError."""
-    impl: Callable[..., Any]
-    """impl(now, *arguments); called with a null argument only if `takes_null`."""
-    takes_null: bool = False
-
-
-def _need(name: str, args: Sequence[Node], allowed: tuple[str, ...], what: str) -> None:
-    for arg in args:
-        if not _fits(arg.type, *allowed):
-            raise ExpressionError(f"{name}() needs {what}, not {noun(arg.type)}", arg.column)
-
-
-def _returns(type_: str) -> Callable[[str, Sequence[Node]], tuple[str, bool]]:
-    return lambda name, args: (type_, False)
-
-
-def _duration_check(name: str, args: Sequence[Node]) -> tuple[str, bool]:
-    _need(name, args, (NUMBER,), "a number")
-    return DURATION, False
-
-
-def _duration(seconds: int) -> Callable[[datetime, Any], Any]:
-    def impl(now: datetime, n: Any) -> Any:
-        # Whole microseconds, computed in Decimal: no float rounding. The bound (timedelta's
-        # own, about 8.6e19 microseconds) is checked before int() builds a huge integer.
-        microseconds = Decimal(n) * seconds * 1_000_000 if _is_number(n) else None
-        if microseconds is None or not abs(microseconds) < 10**20:
-            return None
-        return timedelta(microseconds=int(microseconds))
-
-    return impl
-
-
-def _len_check(name: str, args: Sequence[Node]) -> tuple[str, bool]:
-    _need(name, args, (STRING, LIST), "a string")
-    return NUMBER, True
-
-
-def _abs_check(name: str, args: Sequence[Node]) -> tuple[str, bool]:
-    _need(name, args, (NUMBER, DURATION), "a number or a duration")
-    return args[0].type, args[0].whole
-
-
-def _abs(now: datetime, x: Any) -> Any:
-    return abs(x) if _is_number(x) or isinstance(x, timedelta) else None
-
-
-def _one_type(name: str, args: Sequence[Node]) -> str:
-    known = {a.type for a in args} - {ANY, NULL}
-    if len(known) > 1:
-        found = " and ".join(noun(t) for t in sorted(known))
-        raise ExpressionError(f"{name}() needs values of one type, not {found}", args[0].column)
-    return known.pop() if known else ANY
-
-
-def _extreme_check(name: str, args: Sequence[Node]) -> tuple[str, bool]:
-    type_ = _one_type(name, args)
-    _need(name, args, _ORDERED, "numbers, strings, dates, datetimes or durations")
-    if any(a.type == NULL for a in args):
-        return NULL, False
-    return type_, all(a.whole for a in args)
-
-
-def _coalesce_check(name: str, args: Sequence[Node]) -> tuple[str, bool]:
-    type_ = _one_type(name, args)
-    for enum_side in args:
-        for other in args:
-            _check_option(enum_side, other)
-    return type_, all(a.whole or a.type == NULL for a in args)
-
-
-def _date_check(name: str, args: Sequence[Node]) -> tuple[str, bool]:
-    (arg,) = args
-    if arg.type == STRING:
-        if not isinstance(arg.const, str):
-            raise ExpressionError(f"{name}() reads a date written as a literal 'YYYY-MM-DD', "
-                                  "not a computed string", arg.column)
-        try:
-            date.fromisoformat(arg.const)
-        except ValueError:
-            raise ExpressionError(f"'{arg.const}' is not a date written as 'YYYY-MM-DD'",
-                                  arg.column) from None
-    else:
-        _need(name, args, (DATE, DATETIME), "a datetime, a date or a 'YYYY-MM-DD' string")
-    return DATE, False
-
-
-def _date(now: datetime, x: Any) -> Any:
-    if isinstance(x, datetime):
-        return x.astimezone(now.tzinfo).date() if x.tzinfo else x.date()
-    if isinstance(x, date):
-        return x
-    return date.fromisoformat(x) if isinstance(x, str) else None
-
-
-FUNCTIONS: Mapping[str, Function] = MappingProxyType({f.name: f for f in (
-    Function("now", "now()", "the current moment: an aware datetime in the estate's time zone",
-             (0, 0), _returns(DATETIME), lambda now: now),
-    Function("today", "today()", "today's date in the estate's time zone",
-             (0, 0), _returns(DATE), lambda now: now.date()),
-    Function("days", "days(n)", "a duration of n days (n may have a point: days(1.5))",
-             (1, 1), _duration_check, _duration(86_400)),
-    Function("hours", "hours(n)", "a duration of n hours", (1, 1), _duration_check, _duration(3_600)),
-    Function("minutes", "minutes(n)", "a duration of n minutes", (1, 1), _duration_check, _duration(60)),
-    Function("len", "len(x)", "the number of characters of a string (or items of a list literal)",
-             (1, 1), _len_check, lambda now, x: len(x) if isinstance(x, (str, tuple)) else None),
-    Function("abs", "abs(x)", "the absolute value of a number or a duration",
-             (1, 1), _abs_check, _abs),
-    Function("min", "min(a, b, ...)", "the smallest of two or more values of one type",
-             (2, None), _extreme_check, lambda now, *xs: min(xs)),
-    Function("max", "max(a, b, ...)", "the largest of two or more values of one type",
-             (2, None), _extreme_check, lambda now, *xs: max(xs)),
-    Function("coalesce", "coalesce(a, b, ...)", "the first of its values that is not null "
-             "(the one function that takes null): coalesce(reopen_count, 0) + 1",
-             (2, None), _coalesce_check, lambda now, *xs: next((x for x in xs if x is not None), None),
-             takes_null=True),
-    Function("date", "date(x)", "the date part of a datetime (in the estate's time zone), "
-             "a date unchanged, or a date written 'YYYY-MM-DD'", (1, 1), _date_check, _date),
-)})
-
-
-def call(fn: Function, args: Sequence[Node], column: int) -> Node:
-    low, high = fn.arity
-    if len(args) < low or (high is not None and len(args) > high):
-        expected = f"{low}" if low == high else f"at least {low}"
-        raise ExpressionError(
-            f"{fn.signature} takes {expected} argument{'s' * (expected != '1')} ({len(args)} given)",
-            column,
-        )
-    type_, whole = fn.check(fn.name, args)
-    runs, impl = tuple(a.run for a in args), fn.impl
-
-    def run(values: Mapping[str, Any], now: datetime) -> Any:
-        actual = [r(values, now) for r in runs]
-        if not fn.takes_null and any(x is None for x in actual):
-            return None
-        try:
-            return impl(now, *actual)
-        except _SAFE:
-            return None
-
-    return Node(type_, run, column, whole)
 
 
 # --- what the expression is for -------------------------------------------------------------
