@@ -297,8 +297,9 @@ def fire(session: Session, item_id: int, transition: str, actor: Actor, data: Ma
         local = now.astimezone(tz)
         chosen = _choose(candidates, working, local)  # 5
         if chosen is None:
-            raise GuardFailed(f"不满足 {transition} 的条件", transition=transition,
-                              conditions=[t.when.source for t in candidates if t.when is not None])
+            conditions = [t.when.source for t in candidates if t.when is not None]
+            raise GuardFailed(f"不满足“{candidates[0].label}”的条件：{'；'.join(conditions)}",
+                              transition=transition, conditions=conditions)
         missing = {name: "必填" for name in chosen.require if not fields.is_filled(working.get(name))}  # 6
         if missing:
             raise InvalidFields(missing)
