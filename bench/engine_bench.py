@@ -29,9 +29,9 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import bindparam, create_engine, event, insert, select, text, update  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from engine.loader import compile_document  # noqa: E402
-from engine.registry import REGISTRY  # noqa: E402
-from engine.runtime import Actor, create, fire  # noqa: E402
+from engine.language.loader import compile_document  # noqa: E402
+from engine.runtime.items import Actor, create, fire  # noqa: E402
+from engine.runtime.registry import REGISTRY  # noqa: E402
 from engine.store.db import make_engine, make_session_factory, transaction  # noqa: E402
 from engine.store.migrate import upgrade  # noqa: E402
 from engine.store.models import Estate, Item, ItemHistory  # noqa: E402
@@ -139,7 +139,7 @@ def measure(url: str, count: int, nosync: bool = False) -> dict[str, float]:
 def load_compile_seconds() -> float | str:
     """Time to load, validate and compile every definition and overlay of workflows/."""
     from engine.errors import DefinitionError
-    from engine.loader import Loader, base_files, estates_with_overlays
+    from engine.language.loader import Loader, base_files, estates_with_overlays
 
     folder = ROOT / "workflows"
     start = time.perf_counter()

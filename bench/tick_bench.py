@@ -30,13 +30,13 @@ from sqlalchemy import create_engine, delete, insert, text, update  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from engine.clock import FixedClock  # noqa: E402
-from engine.loader import compile_document  # noqa: E402
-from engine.registry import REGISTRY  # noqa: E402
+from engine.language.loader import compile_document  # noqa: E402
+from engine.runtime.registry import REGISTRY  # noqa: E402
+from engine.runtime.tick import tick  # noqa: E402
 from engine.store import queries  # noqa: E402
 from engine.store.db import make_engine, make_session_factory, transaction  # noqa: E402
 from engine.store.migrate import upgrade  # noqa: E402
 from engine.store.models import Estate  # noqa: E402
-from engine.tick import tick  # noqa: E402
 
 ROLES = {"staff": "员工", "boss": "主管"}
 DOCUMENT = {

@@ -35,13 +35,14 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, insert, select, update  # noqa: E402
 
-from engine import fields, listing  # noqa: E402
-from engine.demo import DEMO_ESTATE, sample, seed, units  # noqa: E402
-from engine.registry import REGISTRY, publish_folder  # noqa: E402
-from engine.runtime import get_item, load_actor  # noqa: E402
+from engine.cli.demo import DEMO_ESTATE, sample, seed, units  # noqa: E402
+from engine.language import fields  # noqa: E402
+from engine.runtime.items import get_item, load_actor  # noqa: E402
+from engine.runtime.registry import REGISTRY, publish_folder  # noqa: E402
 from engine.store.db import make_engine, make_session_factory, transaction  # noqa: E402
 from engine.store.migrate import upgrade  # noqa: E402
 from engine.store.models import Counter, Item, ItemHistory, User, WorkflowVersion  # noqa: E402
+from engine.views import listing  # noqa: E402
 from web import create_app  # noqa: E402
 
 _TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')

@@ -1,10 +1,10 @@
 """estateflow's engine: YAML workflow definitions in, checked and recorded transitions out.
 
-    load_definition / Loader      the YAML pipeline (engine/loader.py lists its stages)
-    create / fire / available     the runtime (engine/runtime.py), inside a caller's transaction
-    REGISTRY / publish_folder     published, immutable definition versions (engine/registry.py)
+    load_definition / Loader      the YAML pipeline (engine/language/loader.py lists its stages)
+    create / fire / available     the runtime (engine/runtime/items.py), inside a caller's transaction
+    REGISTRY / publish_folder     published, immutable definition versions (engine/runtime/registry.py)
 
-Never imports Flask: the web UI (web/) and the CLI (engine/cli.py) only call in here.
+Never imports Flask: the web UI (web/) and the CLI (engine/cli/main.py) only call in here.
 """
 
 from __future__ import annotations
@@ -19,19 +19,19 @@ _EXPORTS = {
     "EngineError": "engine.errors",
     "Problem": "engine.errors",
     "TransitionError": "engine.errors",
-    "Loader": "engine.loader",
-    "compile_document": "engine.loader",
-    "load_definition": "engine.loader",
-    "load_folder": "engine.loader",
-    "load_roles": "engine.loader",
-    "REGISTRY": "engine.registry",
-    "publish_folder": "engine.registry",
-    "Actor": "engine.runtime",
-    "Availability": "engine.runtime",
-    "ItemView": "engine.runtime",
-    "available": "engine.runtime",
-    "create": "engine.runtime",
-    "fire": "engine.runtime",
+    "Loader": "engine.language.loader",
+    "compile_document": "engine.language.loader",
+    "load_definition": "engine.language.loader",
+    "load_folder": "engine.language.loader",
+    "load_roles": "engine.language.loader",
+    "REGISTRY": "engine.runtime.registry",
+    "publish_folder": "engine.runtime.registry",
+    "Actor": "engine.runtime.items",
+    "Availability": "engine.runtime.items",
+    "ItemView": "engine.runtime.items",
+    "available": "engine.runtime.items",
+    "create": "engine.runtime.items",
+    "fire": "engine.runtime.items",
 }
 
 __all__ = sorted(_EXPORTS)

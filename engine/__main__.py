@@ -1,5 +1,5 @@
 """`python -m engine` runs the estateflow command line."""
 
-from engine.cli import main
+from engine.cli.main import main
 
 main()

@@ -20,7 +20,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.wrappers import Response
 
 from engine.errors import ItemNotFound
-from engine.runtime import Actor, load_actor
+from engine.runtime.items import Actor, load_actor
 from engine.store.models import User
 from web import db
 from web.forms import LoginForm

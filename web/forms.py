@@ -1,7 +1,7 @@
 """Forms: the login form (Flask-WTF), and inputs generated from a workflow's FieldDefs.
 
 Field inputs are plain HTML built from the YAML's field types; the engine parses
-and validates what comes back (engine/fields.py), so there is one set of rules and
+and validates what comes back (engine/language/fields.py), so there is one set of rules and
 one set of Chinese messages. Forms carry `novalidate`: the server's messages, shown
 next to each field, are the ones people see.
 """
@@ -18,7 +18,7 @@ from werkzeug.datastructures import MultiDict
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from engine.definition import FieldDef, WorkflowDefinition
+from engine.language.definition import FieldDef, WorkflowDefinition
 
 MAX_COMMENT = 2000
 

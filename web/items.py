@@ -15,13 +15,13 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from engine import listing
-from engine.definition import WorkflowDefinition
 from engine.errors import GuardFailed, InvalidFields, TransitionError
-from engine.registry import REGISTRY
-from engine.runtime import fire as fire_transition
-from engine.runtime import get_item
-from engine.timeline import timeline
+from engine.language.definition import WorkflowDefinition
+from engine.runtime.items import fire as fire_transition
+from engine.runtime.items import get_item
+from engine.runtime.registry import REGISTRY
+from engine.views import listing
+from engine.views.timeline import timeline
 from web import db, errors, forms
 from web.auth import actor
 

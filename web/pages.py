@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from flask_login import current_user
 
-from engine import listing
+from engine.views import listing
 from web import db
 
 

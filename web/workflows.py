@@ -13,12 +13,12 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from engine import listing
-from engine.definition import TransitionDef, WorkflowDefinition
 from engine.errors import InvalidFields, NotPermitted, TransitionError
-from engine.graph import mermaid
-from engine.registry import REGISTRY
-from engine.runtime import create
+from engine.language.definition import TransitionDef, WorkflowDefinition
+from engine.language.graph import mermaid
+from engine.runtime.items import create
+from engine.runtime.registry import REGISTRY
+from engine.views import listing
 from web import db, errors, forms
 from web.auth import actor
 from web.items import render_list

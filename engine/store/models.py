@@ -3,7 +3,7 @@
 The schema is created and changed only by the Alembic migrations in
 engine/store/migrations/ (never `create_all` at start-up); a test checks that the
 migrations and these models agree. All times are stored in UTC (`UTCDateTime`);
-field values live in `items.data` as JSON (see engine/fields.py for the encoding).
+field values live in `items.data` as JSON (see engine/language/fields.py for the encoding).
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ class Item(Base):
 
     `version` is the optimistic-lock counter (1 at creation, +1 per transition);
     `definition_version` is the published definition it runs on. `deadline_at` and
-    `overdue` belong to the time limits (engine/timers.py): the earliest pending
+    `overdue` belong to the time limits (engine/runtime/timers.py): the earliest pending
     escalation of the current state, and whether one has fired there. While the item
     is in a paused state, `paused_since` is when the pause began, `paused_from` the
     state whose limits are suspended and `paused_from_entered_at` when that state was
@@ -181,7 +181,7 @@ class Item(Base):
 class ItemDeadline(Base):
     """One future time event of an item: a warning, an escalation, or a timed transition.
 
-    Written on entering a state (engine/timers.py); `tick` claims a pending row whose
+    Written on entering a state (engine/runtime/timers.py); `tick` claims a pending row whose
     `due_at` has passed by setting it 'done', once. Leaving the state cancels its
     pending rows, except for a paused state, which only suspends them. `opens_at` is
     the start of a window (`not_before`); `roles` the roles to notify; `fire` the

@@ -6,9 +6,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine.calendar import Calendar, load_calendar, parse_calendar
 from engine.errors import DefinitionError
-from engine.source import read_yaml
+from engine.language.calendar import Calendar, load_calendar, parse_calendar
+from engine.language.source import read_yaml
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CALENDAR = load_calendar(Path(__file__).resolve().parents[2] / "workflows" / "calendar.yaml")

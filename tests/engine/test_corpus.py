@@ -25,9 +25,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from engine.cli import main
+from engine.cli.main import main
 from engine.errors import Problem
-from engine.loader import Loader, base_files, calendar_files, overlay_files
+from engine.language.loader import Loader, base_files, calendar_files, overlay_files
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / "workflows"
@@ -146,13 +146,13 @@ def test_cli_reports_the_whole_corpus_one_line_per_problem(monkeypatch: pytest.M
 
 def test_cli_never_prints_a_traceback_even_when_the_checker_breaks(monkeypatch: pytest.MonkeyPatch,
                                                                      tmp_path: Path) -> None:
-    import engine.checks
+    import engine.language.checks
 
     def broken(ctx):  # noqa: ANN001, ANN202
         raise RuntimeError("boom")
         yield
 
-    monkeypatch.setattr(engine.checks, "RULES", (broken,))
+    monkeypatch.setattr(engine.language.checks, "RULES", (broken,))
     target = tmp_path / "demo.yaml"
     shutil.copy(GOOD / "docs_example.yaml", target)
     result = CliRunner().invoke(main, ["validate", str(target), "--workflows", str(WORKFLOWS)])

@@ -1,4 +1,4 @@
-"""The rules of the expression language (engine/expr.py): guards and set: values."""
+"""The rules of the expression language (engine/language/expr.py): guards and set: values."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import engine.expr
-from engine.definition import FieldDef
-from engine.expr import (
+import engine.language.expr
+from engine.language.definition import FieldDef
+from engine.language.expr import (
     FUNCTIONS,
     MAX_DEPTH,
     MAX_LENGTH,
@@ -270,7 +270,7 @@ def test_keyword_arguments_are_refused():
 
 def test_every_function_is_documented():
     for name, function in FUNCTIONS.items():
-        assert function.doc and f"{name}(" in engine.expr.__doc__
+        assert function.doc and f"{name}(" in engine.language.expr.__doc__
 
 
 # --- null -----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Per-estate overlays (engine/overlay.py), on the demo folder tests/data/overlay_demo.
+"""Per-estate overlays (engine/language/overlay.py), on the demo folder tests/data/overlay_demo.
 
 overlay_demo/repair.yaml is the base; estates/sunshine/repair.yaml is a clean overlay using
 every merge rule; estates/harbour/repair.yaml is a broken one whose problems must point at
@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine.cli import main
+from engine.cli.main import main
 from engine.errors import DefinitionError
-from engine.loader import Loader, estates_with_overlays, overlay_target
-from engine.overlay import apply_overlay
-from engine.source import read_yaml
+from engine.language.loader import Loader, estates_with_overlays, overlay_target
+from engine.language.overlay import apply_overlay
+from engine.language.source import read_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "tests" / "data" / "overlay_demo"

@@ -1,4 +1,4 @@
-"""schemas/workflow.schema.json and engine/compiler.py must accept exactly the same keys.
+"""schemas/workflow.schema.json and engine/language/compiler.py must accept exactly the same keys.
 
 Every object of the schema that lists `properties` (the root and each $defs entry) is paired
 with one `*_KEYS` constant of the compiler, and every such constant with one object: a key,
@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from engine import compiler
-from engine.schema import load_schema
+from engine.language import compiler
+from engine.language.schema import load_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = ROOT / "schemas" / "workflow.schema.json"

@@ -1,4 +1,4 @@
-"""engine/source.py: safe YAML with positions, duplicate keys, strict booleans, bounded aliases."""
+"""engine/language/source.py: safe YAML with positions, duplicate keys, strict booleans, bounded aliases."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 import pytest
 import yaml
 
-from engine.source import MAX_NODES, SourceMap, read_yaml, walk
+from engine.language.source import MAX_NODES, SourceMap, read_yaml, walk
 
 
 def read(text: str):  # noqa: ANN201

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine.cli import main
-from engine.loader import base_files
+from engine.cli.main import main
+from engine.language.loader import base_files
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "workflows.md"

@@ -10,9 +10,9 @@ def tick_in_process(url: str, workflows: str, moment: str, batch: int, barrier: 
     from datetime import datetime
 
     from engine.clock import FixedClock
+    from engine.runtime.tick import tick
+    from engine.runtime.timers import Calendars
     from engine.store.db import make_engine, make_session_factory
-    from engine.tick import tick
-    from engine.timers import Calendars
 
     engine = make_engine(url)
     try:

@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import select
 
 from engine.clock import FixedClock
-from engine.registry import publish_folder
-from engine.runtime import Actor, ItemView, available, create, fire, load_actor
+from engine.runtime.items import Actor, ItemView, available, create, fire, load_actor
+from engine.runtime.registry import publish_folder
+from engine.runtime.tick import TickReport, tick
+from engine.runtime.timers import Calendars
 from engine.store.db import transaction
 from engine.store.models import Base, Estate, User, UserEstate, UserRole
-from engine.tick import TickReport, tick
-from engine.timers import Calendars
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / "data" / "good" / "runtime"
 ROLES = ("clerk", "boss", "worker", "admin")

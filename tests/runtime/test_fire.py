@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import Conflict, GuardFailed, InvalidFields, ItemNotFound, NotPermitted, UnknownTransition
-from engine.runtime import create, fire
+from engine.runtime.items import create, fire
 from engine.store.db import transaction
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / "data" / "good" / "runtime"
@@ -180,8 +180,8 @@ def test_guard_false_leaves_item_unchanged(world):
 def test_a_spawn_that_cannot_be_made_writes_nothing(world):
     """The estate's newest `job` requires a field the ticket does not copy."""
 
-    from engine.loader import compile_document, read_source
-    from engine.registry import REGISTRY
+    from engine.language.loader import compile_document, read_source
+    from engine.runtime.registry import REGISTRY
 
     document = read_source(WORKFLOWS / "job.yaml").document
     document["fields"]["contact"] = {"type": "string", "label": "联系人", "required": True}
@@ -227,7 +227,7 @@ def test_a_conflict_found_by_the_versioned_update_writes_nothing(world, monkeypa
     ("clerk", "demo", {"kind": "fire", "unit": "1"}, InvalidFields),  # not an option
 ])
 def test_create_checks_estate_roles_and_required_fields(world, role, estate, data, error):
-    from engine.runtime import create
+    from engine.runtime.items import create
 
     before = world.snapshot()
     with pytest.raises(error), transaction(world.db.factory) as session:

@@ -27,7 +27,8 @@ from aiosmtpd.smtp import AuthResult
 from click.testing import CliRunner
 from sqlalchemy import update
 
-from engine.outbox import (
+from engine.cli.outbox import send
+from engine.runtime.outbox import (
     LogSender,
     RetryPolicy,
     SmtpSender,
@@ -36,7 +37,6 @@ from engine.outbox import (
     drain,
     sender_from_env,
 )
-from engine.outbox_cli import send
 from engine.store.db import transaction
 from engine.store.models import Outbox, User, UserEstate, UserRole
 
@@ -328,7 +328,7 @@ def test_two_send_commands_racing_send_each_row_once(world, staff, webhook):
     ids = many_notifications(world, 30)
     env = {**os.environ, "ESTATEFLOW_DATABASE_URL": world.db.url, "ESTATEFLOW_SENDER": "webhook",
            "ESTATEFLOW_WEBHOOK_URL": url, "PYTHONPATH": str(ROOT)}
-    code = "from engine.outbox_cli import send; send(['--batch', '1000'])"
+    code = "from engine.cli.outbox import send; send(['--batch', '1000'])"
     processes = [subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [p.communicate(timeout=120) for p in processes]

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine import commands
-from engine.scenarios import run_paths
+from engine.cli import database as commands
+from engine.cli.scenarios import run_paths
 
 TESTS = Path(__file__).resolve().parents[1]
 OURS = TESTS / "data" / "scenarios"

@@ -2,7 +2,7 @@
 
 The scenarios are the department's workflows proven step by step: the usual path, the
 refusals, the revisit/escalation paths and the time limits of domain.md. They run through
-the scenario runner's API (`engine.scenarios.run_paths`), each on a fresh database, against
+the scenario runner's API (`engine.cli.scenarios.run_paths`), each on a fresh database, against
 the shipped definitions folder `workflows/` (estate overlays included).
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.scenarios import find_scenarios, run_paths
+from engine.cli.scenarios import find_scenarios, run_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "tests" / "scenarios"

@@ -12,12 +12,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select, text
 
-from engine import fields
 from engine.clock import FixedClock, SystemClock
-from engine.definition import FieldDef
 from engine.errors import Conflict
-from engine.machine import StateGraph
-from engine.registry import REGISTRY, Registry, content_hash, publish_folder
+from engine.language import fields
+from engine.language.definition import FieldDef
+from engine.language.machine import StateGraph
+from engine.runtime.registry import REGISTRY, Registry, content_hash, publish_folder
 from engine.store.db import make_engine, make_session_factory, transaction
 from engine.store.migrate import current_revision, head_revision
 from engine.store.models import Base, Estate, WorkflowVersion
@@ -119,7 +119,7 @@ def test_publishing_unchanged_content_is_a_no_op(db):
 
 
 def test_a_changed_definition_is_a_new_version_and_compiled_once(db):
-    from engine.loader import compile_document, read_source
+    from engine.language.loader import compile_document, read_source
 
     registry = Registry()
     document = read_source(WORKFLOWS / "job.yaml").document

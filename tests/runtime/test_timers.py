@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from engine import tick as ticking
-from engine import timers
+from engine.runtime import tick as ticking
+from engine.runtime import timers
 from engine.store import queries
 
 SH = "+08:00"
@@ -273,7 +273,7 @@ def test_a_busy_item_is_left_for_the_next_pass(world, clock, monkeypatch):
 
 
 def test_limits_text_in_chinese():
-    from engine.compiler import parse_duration
+    from engine.language.compiler import parse_duration
 
     assert timers.limit_text(parse_duration("2d"), True, None) == "2个工作日"
     assert timers.limit_text(parse_duration("30m"), False, None) == "30分钟"
@@ -283,7 +283,7 @@ def test_limits_text_in_chinese():
 def test_due_lists_the_coming_limits_per_estate_and_role_without_personal_data(world, clock):
     from click.testing import CliRunner
 
-    from engine.timer_commands import due_cmd, due_soon
+    from engine.cli.timers import due_cmd, due_soon
 
     world.create(workflow="timed", mode="ladder", unit="1", phone="13812345678")
     world.create(workflow="timed", mode="same_day", unit="2", role="clerk", estate="other")
@@ -312,7 +312,7 @@ def test_the_tick_command_fires_what_is_due_once(world):
     from click.testing import CliRunner
     from conftest import WORKFLOWS
 
-    from engine.timer_commands import tick_cmd
+    from engine.cli.timers import tick_cmd
 
     item = world.create(workflow="timed", mode="ladder", unit="1")  # its limits passed long before the real now
     args = ["--url", world.db.url, "--workflows", str(WORKFLOWS)]

@@ -1,6 +1,6 @@
 """Web fixtures: a seeded database per test, the app, a client, and AuthActions per role.
 
-The database is the demo seed (engine/demo.py) over the test workflows in
+The database is the demo seed (engine/cli/demo.py) over the test workflows in
 tests/web/data/workflows (stable while workflows/ is rewritten), built once per
 session and copied for each test. CSRF protection stays on: helpers read the
 token from a page, as a browser would.
@@ -21,10 +21,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
+from engine.cli.demo import seed
 from engine.clock import FixedClock
-from engine.demo import seed
-from engine.registry import publish_folder
-from engine.runtime import ItemView, create, fire, load_actor
+from engine.runtime.items import ItemView, create, fire, load_actor
+from engine.runtime.registry import publish_folder
 from engine.store.db import make_engine, make_session_factory, transaction
 from engine.store.migrate import upgrade
 from engine.store.models import Base, User

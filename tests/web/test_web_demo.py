@@ -8,9 +8,9 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
-from engine.demo import PASSWORD, demo, seed, units
-from engine.loader import load_roles
-from engine.registry import publish_folder
+from engine.cli.demo import PASSWORD, demo, seed, units
+from engine.language.loader import load_roles
+from engine.runtime.registry import publish_folder
 from engine.store.db import transaction
 from engine.store.models import Item, User, UserEstate, WorkflowVersion
 

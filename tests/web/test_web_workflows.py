@@ -80,7 +80,7 @@ def test_per_workflow_list_offers_its_states(auth, client):
 
 
 def test_branches_of_one_step_are_listed_once_on_the_workflow_page():
-    from engine.definition import TransitionDef
+    from engine.language.definition import TransitionDef
     from web.workflows import _steps
 
     branches = (

@@ -1,9 +1,9 @@
-"""The types and operations of the expression language (see engine/expr.py).
+"""The types and operations of the expression language (see engine/language/expr.py).
 
-engine/expr.py reads the text and checks its shape; this module says what each operation
+engine/language/expr.py reads the text and checks its shape; this module says what each operation
 means: its static type, checked at compile time, and its null-safe value at run time.
-The rules themselves are documented once, in engine/expr.py's docstring; the function
-table lives in engine/expr_functions.py.
+The rules themselves are documented once, in engine/language/expr.py's docstring; the function
+table lives in engine/language/expr_functions.py.
 
 Every run-time operation checks the Python types of its operands before computing, and
 turns TypeError/ValueError/ArithmeticError into null (comparisons: false). A stored value
@@ -23,7 +23,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from engine.definition import FieldDef
+from engine.language.definition import FieldDef
 
 BOOLEAN, NUMBER, STRING, DATE, DATETIME = "boolean", "number", "string", "date", "datetime"
 DURATION, NULL, ANY, LIST = "duration", "null", "any", "list"

@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from engine import fields
-from engine.definition import Action, NotifyAction, SpawnAction, WorkflowDefinition
 from engine.errors import InvalidFields, ItemNotFound
+from engine.language import fields
+from engine.language.definition import Action, NotifyAction, SpawnAction, WorkflowDefinition
 from engine.store import queries
 
 if TYPE_CHECKING:
-    from engine.registry import Registry
-    from engine.runtime import Actor
+    from engine.runtime.items import Actor
+    from engine.runtime.registry import Registry
 
 __all__ = ["ACTIONS", "ActionContext", "Writer", "plan"]
 
@@ -73,7 +73,7 @@ def _notify(_session: Session, ctx: ActionContext, action: Action) -> Writer:
 
 def _spawn(session: Session, ctx: ActionContext, action: Action) -> Writer:
     assert isinstance(action, SpawnAction)
-    from engine.runtime import insert_new_item  # runtime imports this module
+    from engine.runtime.items import insert_new_item  # runtime imports this module
 
     current = ctx.registry.current(session, action.workflow, ctx.estate_id)
     if current is None:

@@ -95,10 +95,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NoReturn
 
-from engine import expr_types as T
-from engine.definition import FieldDef
-from engine.expr_functions import FUNCTIONS, Function, call
-from engine.expr_types import MAX_RESULT_LENGTH, ExpressionError, Node, Run
+from engine.language import expr_types as T
+from engine.language.definition import FieldDef
+from engine.language.expr_functions import FUNCTIONS, Function, call
+from engine.language.expr_types import MAX_RESULT_LENGTH, ExpressionError, Node, Run
 
 __all__ = [
     "MAX_DEPTH", "MAX_DIGITS", "MAX_LENGTH", "MAX_NODES", "MAX_NUMBER", "MAX_RESULT_LENGTH",
@@ -122,7 +122,7 @@ MAX_STRING = 200
 
 @dataclass(frozen=True)
 class CompiledExpression:
-    """A checked expression, ready to evaluate; satisfies engine.definition.Expression."""
+    """A checked expression, ready to evaluate; satisfies engine.language.definition.Expression."""
 
     source: str
     names: frozenset[str]

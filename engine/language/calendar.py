@@ -24,7 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.errors import DefinitionError, Problem
-from engine.source import SourceMap, read_yaml
+from engine.language.source import SourceMap, read_yaml
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

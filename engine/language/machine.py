@@ -20,7 +20,7 @@ from typing import Any
 
 from transitions import EventData, Machine
 
-from engine.definition import TransitionDef, WorkflowDefinition
+from engine.language.definition import TransitionDef, WorkflowDefinition
 
 __all__ = ["StateGraph", "branch_order"]
 

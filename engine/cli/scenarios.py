@@ -6,7 +6,7 @@ an optional estate and start time, and steps: `create`, `fire`, `advance`, each 
 database (a copy of one migrated template), with a FixedClock, acting as a user of
 the estate holding just the role named by `as` (`system`: the system actor). The
 current item is the one the last successful `create` made. `advance` moves the clock
-to each due time event in turn and runs a tick pass there (engine/tick.py), so an
+to each due time event in turn and runs a tick pass there (engine/runtime/tick.py), so an
 escalation ladder plays out in order; limits count by the calendar of the workflow's
 definitions folder. `notified` lists every role notified about the item so far.
 """
@@ -25,14 +25,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import fields, tick, timers
 from engine.clock import FixedClock
-from engine.compiler import parse_duration
-from engine.definition import SpawnAction, WorkflowDefinition
 from engine.errors import ERROR_CODES, DefinitionError, TransitionError
-from engine.loader import DEFAULT_WORKFLOWS_DIR, ROLES_FILE, Loader, read_source
-from engine.registry import Registry
-from engine.runtime import Actor, ItemView, create, fire, get_item
+from engine.language import fields
+from engine.language.compiler import parse_duration
+from engine.language.definition import SpawnAction, WorkflowDefinition
+from engine.language.loader import DEFAULT_WORKFLOWS_DIR, ROLES_FILE, Loader, read_source
+from engine.runtime import tick, timers
+from engine.runtime.items import Actor, ItemView, create, fire, get_item
+from engine.runtime.registry import Registry
 from engine.store.db import make_engine, make_session_factory, transaction
 from engine.store.migrate import upgrade
 from engine.store.models import Estate, Item, ItemHistory, ItemLink, Outbox, User, UserEstate, UserRole

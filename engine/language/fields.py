@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from engine.definition import FieldDef
+from engine.language.definition import FieldDef
 
 __all__ = ["decode", "display", "encode", "from_json", "is_filled", "mask", "parse", "to_json"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.definition import WorkflowDefinition
+from engine.language.definition import WorkflowDefinition
 
 
 def _quote(text: str) -> str:

@@ -1,11 +1,11 @@
 """Load workflow definitions: the one entry point of the YAML pipeline.
 
 The stages, in order, each a module of its own:
-1. engine/source.py    read YAML safely, with a position for every key and value;
-2. engine/overlay.py   merge an estate's overlay onto the base (when an estate is given);
-3. engine/schema.py    JSON Schema (schemas/workflow.schema.json);
-4. engine/checks.py    meaning: references, initial state, reachability, dead ends...;
-5. engine/compiler.py  expressions, templates, durations → the frozen WorkflowDefinition.
+1. engine/language/source.py    read YAML safely, with a position for every key and value;
+2. engine/language/overlay.py   merge an estate's overlay onto the base (when an estate is given);
+3. engine/language/schema.py    JSON Schema (schemas/workflow.schema.json);
+4. engine/language/checks.py    meaning: references, initial state, reachability, dead ends...;
+5. engine/language/compiler.py  expressions, templates, durations → the frozen WorkflowDefinition.
 Every stage reports `Problem`s; all of them are collected and raised together as one
 `DefinitionError`, so an administrator sees every mistake in one run.
 """
@@ -19,12 +19,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from engine import checks, schema
-from engine.compiler import compile_definition
-from engine.definition import WorkflowDefinition
 from engine.errors import DefinitionError, Problem
-from engine.overlay import apply_overlay
-from engine.source import SourceMap, read_yaml
+from engine.language import checks, schema
+from engine.language.compiler import compile_definition
+from engine.language.definition import WorkflowDefinition
+from engine.language.overlay import apply_overlay
+from engine.language.source import SourceMap, read_yaml
 
 DEFAULT_WORKFLOWS_DIR = Path("workflows")
 ROLES_FILE = "roles.yaml"

@@ -1,6 +1,6 @@
 """The `estateflow send` command: drain the notification outbox, once or in a loop.
 
-The sender comes from the environment (see engine.outbox.sender_from_env and
+The sender comes from the environment (see engine.runtime.outbox.sender_from_env and
 docs/notifications.md). The lead registers SEND_COMMANDS with the CLI.
 """
 
@@ -13,7 +13,7 @@ import threading
 
 import click
 
-from engine.commands import fail_on_database_error
+from engine.cli.database import fail_on_database_error
 
 __all__ = ["SEND_COMMANDS", "send"]
 
@@ -29,7 +29,7 @@ def send(url: str | None, interval: float | None, batch: int) -> None:
     """Send the notifications waiting in the outbox (sender: $ESTATEFLOW_SENDER, default log)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from engine.outbox import RetryPolicy, drain, sender_from_env
+    from engine.runtime.outbox import RetryPolicy, drain, sender_from_env
     from engine.store.db import make_engine, make_session_factory
 
     try:

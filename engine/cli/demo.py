@@ -6,7 +6,7 @@
 Users are named by their role id (`frontdesk`, `cs_supervisor`, ... `admin`), password
 `demo1234`, all in the estate `demo`; the estate `riverside` has one user
 (`riverside`, same password) for cross-estate checks. Items are made by really
-creating them and firing transitions through engine.runtime, for every published
+creating them and firing transitions through engine.runtime.items, for every published
 workflow (so new workflows get demo items without code here), walking a different
 number of steps each so the items end up spread over the states.
 
@@ -31,12 +31,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import generate_password_hash
 
+from engine.cli.database import fail_on_database_error
 from engine.clock import Clock, FixedClock, SystemClock
-from engine.commands import fail_on_database_error
-from engine.definition import FieldDef, TransitionDef, WorkflowDefinition
 from engine.errors import EngineError, TransitionError
-from engine.registry import REGISTRY, Registry
-from engine.runtime import Actor, create, fire, load_actor
+from engine.language.definition import FieldDef, TransitionDef, WorkflowDefinition
+from engine.runtime.items import Actor, create, fire, load_actor
+from engine.runtime.registry import REGISTRY, Registry
 from engine.store.db import transaction
 from engine.store.models import Counter, Estate, Item, User, UserEstate, UserRole, WorkflowVersion
 

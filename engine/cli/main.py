@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from engine.errors import DefinitionError, Problem
-from engine.loader import (
+from engine.language.loader import (
     CALENDAR_FILE,
     DEFAULT_WORKFLOWS_DIR,
     ROLES_FILE,
@@ -39,13 +39,13 @@ class _LazyGroup(click.Group):
     pattern): `validate` stays quick because it never loads the store, the runtime or Flask."""
 
     LAZY = {
-        "db": "engine.commands:db",
-        "publish": "engine.commands:publish",
-        "test": "engine.commands:test_cmd",
-        "tick": "engine.timer_commands:tick_cmd",
-        "due": "engine.timer_commands:due_cmd",
-        "send": "engine.outbox_cli:send",
-        "demo": "engine.demo:demo",
+        "db": "engine.cli.database:db",
+        "publish": "engine.cli.database:publish",
+        "test": "engine.cli.database:test_cmd",
+        "tick": "engine.cli.timers:tick_cmd",
+        "due": "engine.cli.timers:due_cmd",
+        "send": "engine.cli.outbox:send",
+        "demo": "engine.cli.demo:demo",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -89,7 +89,7 @@ def _targets(paths: tuple[Path, ...]) -> list[tuple[Path, Kind]]:
 
 
 def _check_calendar(path: Path) -> list[Problem]:
-    from engine.calendar import load_calendar
+    from engine.language.calendar import load_calendar
 
     try:
         load_calendar(path)
@@ -157,7 +157,7 @@ def _definition_path(workflow: str, workflows_dir: Path) -> Path:
 @click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True)
 def graph(workflow: str, workflows_dir: Path | None, estate: str | None, fmt: str) -> None:
     """Print the state diagram of WORKFLOW (an id, or a path ending in .yaml)."""
-    from engine.graph import dot, mermaid
+    from engine.language.graph import dot, mermaid
 
     workflows_dir = workflows_dir or DEFAULT_WORKFLOWS_DIR
     path = _definition_path(workflow, workflows_dir)

@@ -1,4 +1,4 @@
-"""The fixed function table of the expression language (see engine/expr.py).
+"""The fixed function table of the expression language (see engine/language/expr.py).
 
 Each Function says how to check its arguments at compile time (returning the result's
 static type) and how to compute its value at run time; a null argument gives null except
@@ -14,7 +14,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from engine.expr_types import (
+from engine.language.expr_types import (
     ANY,
     DATE,
     DATETIME,

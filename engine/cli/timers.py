@@ -1,4 +1,4 @@
-"""The time-limit commands of the `estateflow` CLI: `tick` and `due` (registered by engine/commands.py).
+"""The time-limit commands of the `estateflow` CLI: `tick` and `due` (registered by engine/cli/database.py).
 
 Both print numbers, workflow titles, state and role labels and times only: never a
 field value, so never personal data.
@@ -18,12 +18,12 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from engine.commands import fail_on_database_error
+from engine.cli.database import fail_on_database_error
 
 if TYPE_CHECKING:  # kept out of the import: `estateflow validate` starts without SQLAlchemy
     from sqlalchemy.orm import Session
 
-    from engine.registry import Registry
+    from engine.runtime.registry import Registry
 
 __all__ = ["DueLine", "due_cmd", "due_soon", "tick_cmd"]
 
@@ -53,7 +53,7 @@ def due_soon(session: Session, now: datetime, hours: float, *,
     An item appears once per role, at its earliest limit for that role; a limit already
     passed (not yet ticked) is included, marked late.
     """
-    from engine.registry import REGISTRY
+    from engine.runtime.registry import REGISTRY
     from engine.store import queries
 
     registry = registry or REGISTRY
@@ -121,9 +121,9 @@ def tick_cmd(url: str | None, workflows_dir: Path | None, interval: float | None
     from sqlalchemy.exc import SQLAlchemyError
 
     from engine.clock import SystemClock
+    from engine.runtime.tick import tick
+    from engine.runtime.timers import Calendars
     from engine.store.db import make_engine, make_session_factory
-    from engine.tick import tick
-    from engine.timers import Calendars
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -158,7 +158,7 @@ def tick_cmd(url: str | None, workflows_dir: Path | None, interval: float | None
 def _sender():  # type: ignore[no-untyped-def]
     """A function draining the outbox with the sender configured in the environment."""
     try:
-        from engine.outbox import RetryPolicy, drain, sender_from_env
+        from engine.runtime.outbox import RetryPolicy, drain, sender_from_env
 
         sender, policy = sender_from_env(), RetryPolicy.from_env()
     except (ImportError, ValueError) as error:

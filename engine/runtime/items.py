@@ -10,8 +10,8 @@ first write is the version-checked UPDATE, so a refused call writes nothing and
 raises its typed error (engine/errors.py); a busy database becomes `Conflict`.
 The compiled definition comes from the registry (once per published version);
 the hot path uses Core statements (engine/store/queries.py), not ORM objects.
-Entering a state stores its time limits (engine/timers.py) in the same transaction,
-counted by the estate's calendar from `calendars` (default: engine.timers.active()).
+Entering a state stores its time limits (engine/runtime/timers.py) in the same transaction,
+counted by the estate's calendar from `calendars` (default: engine.runtime.timers.active()).
 """
 
 from __future__ import annotations
@@ -26,12 +26,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
-from engine import actions, fields, timers
 from engine.clock import Clock, SystemClock
-from engine.definition import SYSTEM_ROLE, TransitionDef, WorkflowDefinition
 from engine.errors import Conflict, GuardFailed, InvalidFields, ItemNotFound, NotPermitted, UnknownTransition
-from engine.machine import branch_order
-from engine.registry import REGISTRY, Registry
+from engine.language import fields
+from engine.language.definition import SYSTEM_ROLE, TransitionDef, WorkflowDefinition
+from engine.language.machine import branch_order
+from engine.runtime import actions, timers
+from engine.runtime.registry import REGISTRY, Registry
 from engine.store import queries
 from engine.store.db import translate_busy
 from engine.store.models import Estate, User, UserEstate, UserRole
@@ -85,7 +86,7 @@ class ItemView:
     definition_version: int
     state: str
     values: Mapping[str, Any]
-    """Typed field values (see engine/fields.py); unset fields are absent."""
+    """Typed field values (see engine/language/fields.py); unset fields are absent."""
     version: int
     created_at: datetime
     updated_at: datetime

@@ -15,7 +15,8 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
 
-from engine.definition import (
+from engine.errors import Path, Problem
+from engine.language.definition import (
     Action,
     Assignment,
     Duration,
@@ -29,10 +30,9 @@ from engine.definition import (
     TransitionDef,
     WorkflowDefinition,
 )
-from engine.errors import Path, Problem
-from engine.expr import ExpressionError, compile_expression
-from engine.source import SourceMap
-from engine.templates import TemplateError, parse_template
+from engine.language.expr import ExpressionError, compile_expression
+from engine.language.source import SourceMap
+from engine.language.templates import TemplateError, parse_template
 
 WORKFLOW_KEYS = frozenset({"id", "title", "number_prefix", "create_roles", "fields", "states", "transitions"})
 FIELD_KEYS = frozenset({"type", "label", "required", "personal", "options"})

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.errors import Path, Problem
-from engine.source import SourceMap
+from engine.language.source import SourceMap
 
 
 def _from_key(value: Any) -> Any:

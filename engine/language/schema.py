@@ -19,9 +19,9 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from engine.errors import Path, Problem
-from engine.source import SourceMap
+from engine.language.source import SourceMap
 
-SCHEMA_DIR = FsPath(__file__).resolve().parent.parent / "schemas"
+SCHEMA_DIR = FsPath(__file__).resolve().parents[2] / "schemas"
 
 _TYPE_NAMES = {
     "object": "a mapping (key: value)",

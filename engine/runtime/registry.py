@@ -4,7 +4,7 @@
 version of (workflow id, estate) unless its content hash equals the latest one's
 (then it is a no-op returning that version). `estate` '' is the base definition;
 an estate id marks the definition merged with that estate's overlay. Lookups
-compile a stored document with `engine.loader.compile_document` against the role
+compile a stored document with `engine.language.loader.compile_document` against the role
 catalogue stored with it, once per content hash, and cache the result with its
 state graph: versions are immutable, so the cache never goes stale, and keying by
 hash (not row id) stays right across databases (tests, the scenario runner).
@@ -25,9 +25,9 @@ from sqlalchemy import case, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.definition import WorkflowDefinition
 from engine.errors import Conflict
-from engine.machine import StateGraph
+from engine.language.definition import WorkflowDefinition
+from engine.language.machine import StateGraph
 from engine.store.models import WorkflowVersion
 
 __all__ = ["BASE", "Published", "REGISTRY", "Registry", "canonical", "content_hash", "publish_folder"]
@@ -141,7 +141,7 @@ class Registry:
         row = session.get_one(WorkflowVersion, definition_id)
         if (hit := self._compiled.get(row.content_hash)) is not None:
             return hit
-        from engine.loader import compile_document
+        from engine.language.loader import compile_document
 
         definition = compile_document(row.document, roles=row.roles,
                                       source=f"{row.workflow_id} v{row.version}")
@@ -164,7 +164,7 @@ def publish_folder(session: Session, workflows_dir: Path | str, *, registry: Reg
     Raises:
         DefinitionError: any file has problems (then nothing is published).
     """
-    from engine.loader import Loader, base_files, estates_with_overlays
+    from engine.language.loader import Loader, base_files, estates_with_overlays
 
     loader = Loader(workflows_dir)
     bases = {path.stem: loader.load(path) for path in base_files(workflows_dir)}

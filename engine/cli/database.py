@@ -1,6 +1,6 @@
 """The store and runtime commands of the `estateflow` CLI: `db upgrade`, `publish`, `test`, `tick`, `due`.
 
-engine/cli.py registers these commands. Expected errors print one clear
+engine/cli/main.py registers these commands. Expected errors print one clear
 line (or the definition problems) and set the exit code; never a traceback, never
 personal data.
 """
@@ -68,7 +68,7 @@ def publish(url: str | None, workflows_dir: Path) -> None:
     """Validate every definition (and estate overlay) and store changed ones as new versions."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from engine.registry import publish_folder
+    from engine.runtime.registry import publish_folder
     from engine.store.db import make_engine, make_session_factory, transaction
 
     engine = make_engine(url)
@@ -98,7 +98,7 @@ def publish(url: str | None, workflows_dir: Path) -> None:
               help="The definitions folder for workflow ids (default: workflows/).")
 def test_cmd(paths: tuple[Path, ...], workflows_dir: Path | None) -> None:
     """Run scenario files (a file, or a folder searched recursively); exit 0 only when all pass."""
-    from engine.scenarios import find_scenarios, run_paths
+    from engine.cli.scenarios import find_scenarios, run_paths
 
     if not find_scenarios(list(paths)):
         raise click.UsageError("no scenario files (*.yaml) found")

@@ -1,6 +1,6 @@
 """The compiled, immutable workflow definition: what the runtime works from.
 
-The compiler (engine/compiler.py) turns a validated YAML document into these frozen
+The compiler (engine/language/compiler.py) turns a validated YAML document into these frozen
 dataclasses, once per published version. Nothing here reads YAML or dicts; every
 default has already been applied, every expression is already compiled, every
 reference already checked.
@@ -22,7 +22,7 @@ SYSTEM_ROLE = "system"
 
 
 class Expression(Protocol):
-    """A compiled expression (see engine/expr.py)."""
+    """A compiled expression (see engine/language/expr.py)."""
 
     source: str
     names: frozenset[str]
@@ -106,14 +106,14 @@ class StateDef:
 
 @dataclass(frozen=True, slots=True)
 class Template:
-    """A notification text with `{field}` placeholders only (see engine/templates.py)."""
+    """A notification text with `{field}` placeholders only (see engine/language/templates.py)."""
 
     source: str
     placeholders: tuple[str, ...]
 
     def render(self, values: Mapping[str, Any]) -> str:
         """Fill each `{name}` from `values`; an unset value renders as empty."""
-        from engine.templates import render
+        from engine.language.templates import render
 
         return render(self, values)
 

@@ -25,10 +25,10 @@ from sqlalchemy import Select, String, Table, and_, case, func, or_, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
-from engine import fields as fieldtypes
-from engine.definition import TransitionDef, WorkflowDefinition
-from engine.registry import REGISTRY, Registry
-from engine.runtime import Actor, ItemView, Reason, available
+from engine.language import fields as fieldtypes
+from engine.language.definition import TransitionDef, WorkflowDefinition
+from engine.runtime.items import Actor, ItemView, Reason, available
+from engine.runtime.registry import REGISTRY, Registry
 from engine.store.models import Estate, Item, ItemHistory, ItemLink, WorkflowVersion
 
 __all__ = [

@@ -3,7 +3,7 @@
 Takes a document (which may have failed the schema in places), its SourceMap and the
 role catalogue; yields `Problem`s. Every rule is a small generator reading only the parts
 whose shape it can trust, so one run reports schema and meaning problems together.
-Expressions and templates are checked where they are compiled (engine/compiler.py).
+Expressions and templates are checked where they are compiled (engine/language/compiler.py).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import Path, Problem
-from engine.schema import suggest
-from engine.source import SourceMap
+from engine.language.schema import suggest
+from engine.language.source import SourceMap
 
 
 @dataclass(frozen=True)

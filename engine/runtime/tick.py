@@ -22,13 +22,13 @@ from sqlalchemy import Row
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.clock import Clock
-from engine.definition import WorkflowDefinition
 from engine.errors import Conflict, TransitionError
-from engine.registry import REGISTRY, Registry
-from engine.runtime import Actor, fire
+from engine.language.definition import WorkflowDefinition
+from engine.runtime.items import Actor, fire
+from engine.runtime.registry import REGISTRY, Registry
+from engine.runtime.timers import Calendars, limit_text, rule_of, using
 from engine.store import queries
 from engine.store.db import make_session_factory, transaction
-from engine.timers import Calendars, limit_text, rule_of, using
 
 __all__ = ["TickReport", "advance", "tick"]
 

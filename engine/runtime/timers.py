@@ -1,4 +1,4 @@
-"""Time limits at run time: the deadlines stored on entering a state (engine/tick.py fires them).
+"""Time limits at run time: the deadlines stored on entering a state (engine/runtime/tick.py fires them).
 
     plan_entry(...)  the columns and item_deadlines rows of an item created in a state
     move(...)        after a transition's version-checked update: cancel, suspend, resume, compute
@@ -28,10 +28,10 @@ from typing import Any
 from sqlalchemy import Row, select
 from sqlalchemy.engine import Connection
 
-from engine.calendar import Calendar, load_calendar
-from engine.definition import Duration, WorkflowDefinition
 from engine.errors import DefinitionError
-from engine.loader import CALENDAR_FILE, DEFAULT_WORKFLOWS_DIR, ESTATES_DIR
+from engine.language.calendar import Calendar, load_calendar
+from engine.language.definition import Duration, WorkflowDefinition
+from engine.language.loader import CALENDAR_FILE, DEFAULT_WORKFLOWS_DIR, ESTATES_DIR
 from engine.store import queries
 
 __all__ = ["Calendars", "active", "limit_text", "move", "plan_entry", "rule_of", "status", "timeless", "using"]

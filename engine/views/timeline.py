@@ -18,11 +18,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import fields as fieldtypes
-from engine.definition import WorkflowDefinition
-from engine.listing import history, item_place, role_labels
-from engine.registry import REGISTRY, Registry
-from engine.runtime import ItemView
+from engine.language import fields as fieldtypes
+from engine.language.definition import WorkflowDefinition
+from engine.runtime.items import ItemView
+from engine.runtime.registry import REGISTRY, Registry
+from engine.views.listing import history, item_place, role_labels
 
 __all__ = ["EVENT_LABELS", "Entry", "timeline"]
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from engine.definition import Template
+from engine.language.definition import Template
 
 ITEM_ATTRIBUTES = {
     "number": "the item's number, e.g. TS-000123",
@@ -55,7 +55,7 @@ def parse_template(source: str, known: Mapping[str, Any]) -> Template:
                 match.start(),
             )
         if name not in known and name not in ITEM_ATTRIBUTES:
-            from engine.schema import suggest
+            from engine.language.schema import suggest
 
             choices = [*known, *ITEM_ATTRIBUTES]
             raise TemplateError(f"unknown field '{name}' in placeholder{suggest(name, choices)}", match.start())

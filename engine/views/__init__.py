@@ -1,0 +1,1 @@
+"""The read side the staff UI renders: lists, 我的待办, item timelines. Reads, never writes."""
