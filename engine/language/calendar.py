@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from engine.clock import DEFAULT_TIMEZONE
 from engine.errors import DefinitionError, Problem
 from engine.language.source import SourceMap, read_yaml
 
-DEFAULT_TIMEZONE = "Asia/Shanghai"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 CALENDAR_KEYS = frozenset({"timezone", "working_hours", "weekend", "holidays", "workdays"})
 _PERIOD = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
@@ -144,8 +144,9 @@ def _dates(raw: Any, smap: SourceMap, key: str, problems: list[Problem]) -> tupl
             problems.append(smap.problem((key, i), f"not a date (YYYY-MM-DD) or {{from, to}} range: {error}"))
             continue
         days.update(span)
-        if isinstance(entry, dict) and isinstance(entry.get("name"), str):
-            names.update(dict.fromkeys(span, entry["name"]))
+        label = entry.get("name") if isinstance(entry, dict) else None
+        if isinstance(label, str):
+            names.update(dict.fromkeys(span, label))
     if raw is not None and not isinstance(raw, list):
         problems.append(smap.problem((key,), "must be a list of dates"))
     return days, names

@@ -3,7 +3,8 @@
 Takes a document (which may have failed the schema in places), its SourceMap and the
 role catalogue; yields `Problem`s. Every rule is a small generator reading only the parts
 whose shape it can trust, so one run reports schema and meaning problems together.
-Expressions and templates are checked where they are compiled (engine/language/compiler.py).
+Expressions, templates and durations (an SLA window that opens after it closes) are checked
+where they are compiled (engine/language/compiler.py).
 """
 
 from __future__ import annotations
@@ -261,13 +262,6 @@ def ambiguous_transitions(ctx: Context) -> Iterator[Problem]:
 
 
 _DATE_TYPES = ("date", "datetime")
-_DURATION_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def _seconds(text: Any) -> int | None:
-    if isinstance(text, str) and text[:-1].isdigit() and text[-1:] in _DURATION_SECONDS:
-        return int(text[:-1]) * _DURATION_SECONDS[text[-1]]
-    return None
 
 
 def _system_transition(ctx: Context, state: str, name: Any, path: Path, who: str) -> Iterator[Problem]:
@@ -277,7 +271,7 @@ def _system_transition(ctx: Context, state: str, name: Any, path: Path, who: str
     branches = [t for _, t in ctx.transitions() if t.get("name") == name]
     leaving = [t for t in branches if any(source == state for _, source in ctx.sources(t))]
     if not leaving:
-        names = sorted({t.get("name") for _, t in ctx.transitions() if isinstance(t.get("name"), str)})
+        names = sorted({str(t["name"]) for _, t in ctx.transitions() if isinstance(t.get("name"), str)})
         froms = sorted({source for t in branches for _, source in ctx.sources(t)})
         hint = suggest(name, names) if not branches else f" (it leaves {', '.join(repr(f) for f in froms)})"
         message = f"{who} fires '{name}', but no transition of that name leaves state '{state}'{hint}"
@@ -312,10 +306,6 @@ def time_limits(ctx: Context) -> Iterator[Problem]:
             if "warn" in rule and not rule.get("escalate_to"):
                 yield ctx.smap.problem((*path, "warn"), "a warning goes to 'escalate_to': list the roles to warn",
                                        key=True, code="sla")
-            opens, closes = _seconds(rule.get("not_before")), _seconds(rule.get("within"))
-            if opens is not None and closes is not None and opens >= closes:
-                yield ctx.smap.problem((*path, "not_before"), "the window opens after it closes: make "
-                                       "'not_before' shorter than 'within'", code="sla")
         for i, timer in enumerate(_list(state.get("timers"))):
             if not isinstance(timer, dict):
                 continue

@@ -15,7 +15,7 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
 
-from engine.errors import Path, Problem
+from engine.errors import ExpressionError, Path, Problem
 from engine.language.definition import (
     Action,
     Assignment,
@@ -30,9 +30,10 @@ from engine.language.definition import (
     TransitionDef,
     WorkflowDefinition,
 )
-from engine.language.expr import ExpressionError, compile_expression
+from engine.language.expr import compile_expression
+from engine.language.machine import StateGraph
 from engine.language.source import SourceMap
-from engine.language.templates import TemplateError, parse_template
+from engine.language.templates import parse_template
 
 WORKFLOW_KEYS = frozenset({"id", "title", "number_prefix", "create_roles", "fields", "states", "transitions"})
 FIELD_KEYS = frozenset({"type", "label", "required", "personal", "options"})
@@ -52,12 +53,16 @@ _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def parse_duration(text: str) -> Duration:
-    """`30m`, `1h`, `2d`, `1w` → Duration. Raises ValueError otherwise."""
+    """`30m`, `1h`, `2d`, `1w` → Duration. Raises ValueError otherwise.
+
+    The one duration parser: definitions carry the Duration objects it makes, and the
+    scenario runner's `advance:` step uses it too.
+    """
     match = _DURATION.match(text)
     if not match:
         raise ValueError(f"{text!r} is not a duration such as 30m, 1h, 2d or 1w")
     amount, unit = match.groups()
-    return Duration(timedelta(**{_UNITS[unit]: int(amount)}), text)
+    return Duration(timedelta(**{_UNITS[unit]: int(amount)}), text, int(amount), unit)
 
 
 def _duration(value: Any) -> Duration | None:
@@ -99,7 +104,8 @@ class _Compiler:
         for name, spec in (raw.items() if isinstance(raw, dict) else ()):
             if not isinstance(spec, dict) or not isinstance(spec.get("type"), str) or spec["type"] not in FIELD_TYPES:
                 continue
-            options = spec.get("options") if isinstance(spec.get("options"), dict) else {}
+            found = spec.get("options")
+            options: dict[Any, Any] = found if isinstance(found, dict) else {}
             fields[name] = FieldDef(
                 name=name,
                 type=spec["type"],
@@ -132,14 +138,19 @@ class _Compiler:
             if not isinstance(spec, dict):
                 continue
             warn = spec.get("warn")
+            within, not_before = _duration(spec.get("within")), _duration(spec.get("not_before"))
+            if within is not None and not_before is not None and not_before.delta >= within.delta:
+                self.problem((*path, i, "not_before"), "the window opens after it closes: make "
+                             "'not_before' shorter than 'within'", "sla")
+            since = spec.get("since")
             rules.append(
                 SlaRule(
-                    within=_duration(spec.get("within")),
+                    within=within,
                     when=self.expression(spec.get("when"), (*path, i, "when"), "boolean"),
                     escalate_to=_strings(spec.get("escalate_to")),
                     by=spec.get("by") if isinstance(spec.get("by"), str) else None,
-                    since=spec.get("since") if isinstance(spec.get("since"), str) else "entered",
-                    not_before=_duration(spec.get("not_before")),
+                    since=since if isinstance(since, str) else "entered",
+                    not_before=not_before,
                     fire=spec.get("fire") if isinstance(spec.get("fire"), str) else None,
                     warn=int(warn[:-1]) / 100 if isinstance(warn, str) and warn[:-1].isdigit() else None,
                     working=spec.get("calendar") == "working",
@@ -216,7 +227,7 @@ class _Compiler:
             if isinstance(notify, dict) and isinstance(notify.get("template"), str):
                 try:
                     template = parse_template(notify["template"], self.fields)
-                except TemplateError as error:
+                except ExpressionError as error:
                     self.problem((*path, i, "notify", "template"), error.message, "template")
                     continue
                 result.append(NotifyAction(roles=_strings(notify.get("roles")), template=template))
@@ -251,7 +262,9 @@ def compile_definition(
         return None, []
     compiler = _Compiler(document, smap, roles)
     states = compiler.states()
+    initial = [name for name, state in states.items() if state.initial]
     transitions = compiler.transitions(states)
+    graph = StateGraph(states, initial[0] if len(initial) == 1 else None, transitions)
     workflow_id = str(document.get("id", ""))
     create_roles = document.get("create_roles")
     definition = WorkflowDefinition(
@@ -262,6 +275,7 @@ def compile_definition(
         fields=MappingProxyType(compiler.fields),
         states=MappingProxyType(states),
         transitions=transitions,
+        graph=graph,
         source=smap.file,
         document=MappingProxyType(dict(document)),
     )

@@ -16,7 +16,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from engine.language.templates import Template
+
+if TYPE_CHECKING:
+    from engine.language.machine import StateGraph
+
+__all__ = [
+    "SYSTEM_ROLE", "Action", "Assignment", "Duration", "Expression", "FieldDef", "NotifyAction", "SlaRule",
+    "SpawnAction", "StateDef", "Template", "Timer", "TransitionDef", "WorkflowDefinition",
+]
 
 SYSTEM_ROLE = "system"
 
@@ -24,8 +34,15 @@ SYSTEM_ROLE = "system"
 class Expression(Protocol):
     """A compiled expression (see engine/language/expr.py)."""
 
-    source: str
-    names: frozenset[str]
+    @property
+    def source(self) -> str:
+        """The text as written in the file."""
+        ...
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The field names it reads."""
+        ...
 
     def evaluate(self, values: Mapping[str, Any], now: datetime) -> Any:
         """Evaluate on an item's field values; `now` is aware, in the estate's time zone."""
@@ -47,10 +64,17 @@ class FieldDef:
 
 @dataclass(frozen=True, slots=True)
 class Duration:
-    """A length of time such as `2d`; `working` counts by the estate's working calendar."""
+    """A length of time such as `2d`, parsed once by the compiler (engine/language/compiler.py).
+
+    `amount` and `unit` ('m', 'h', 'd' or 'w') are the text's parts: working time counts
+    days and weeks by the calendar's working days, not by `delta`. `working` counts by the
+    estate's working calendar.
+    """
 
     delta: timedelta
     text: str
+    amount: int
+    unit: str
     working: bool = False
 
 
@@ -105,20 +129,6 @@ class StateDef:
 
 
 @dataclass(frozen=True, slots=True)
-class Template:
-    """A notification text with `{field}` placeholders only (see engine/language/templates.py)."""
-
-    source: str
-    placeholders: tuple[str, ...]
-
-    def render(self, values: Mapping[str, Any]) -> str:
-        """Fill each `{name}` from `values`; an unset value renders as empty."""
-        from engine.language.templates import render
-
-        return render(self, values)
-
-
-@dataclass(frozen=True, slots=True)
 class NotifyAction:
     """Write an outbox row for each role, with the rendered template."""
 
@@ -166,7 +176,7 @@ class TransitionDef:
     set: tuple[Assignment, ...] = ()
     actions: tuple[Action, ...] = ()
     index: int = 0
-    """Position in the file: guards are tried in this order."""
+    """Position in the file."""
 
     @property
     def system_only(self) -> bool:
@@ -185,6 +195,8 @@ class WorkflowDefinition:
     fields: Mapping[str, FieldDef]
     states: Mapping[str, StateDef]
     transitions: tuple[TransitionDef, ...]
+    graph: StateGraph = field(compare=False, repr=False)
+    """The transitions.Machine holding the states and transitions (engine/language/machine.py)."""
     source: str = ""
     """The file it came from (for messages)."""
     document: Mapping[str, Any] = field(default_factory=dict)
@@ -196,7 +208,15 @@ class WorkflowDefinition:
         return next(s for s in self.states.values() if s.initial)
 
     def transitions_from(self, state: str, name: str | None = None) -> tuple[TransitionDef, ...]:
-        """The transitions leaving `state` (named `name`, if given), in file order."""
-        return tuple(
-            t for t in self.transitions if state in t.sources and (name is None or t.name == name)
-        )
+        """The transitions leaving `state`, as the state graph's Machine holds them.
+
+        With `name`: that name's branches in the order they are tried (guarded ones in file
+        order, then the "otherwise"). Without: every transition leaving `state`, in file order.
+        """
+        return self.graph.leaving(state, name)
+
+    def choose(self, candidates: tuple[TransitionDef, ...], values: Mapping[str, Any],
+               now: datetime) -> TransitionDef | None:
+        """The branch fire() takes: of `candidates` (one name, one state), the first in the
+        Machine's order whose condition holds on `values` at `now` (aware, estate time)."""
+        return self.graph.choose(candidates, values, now)

@@ -95,10 +95,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NoReturn
 
+from engine.errors import ExpressionError
 from engine.language import expr_types as T
 from engine.language.definition import FieldDef
 from engine.language.expr_functions import FUNCTIONS, Function, call
-from engine.language.expr_types import MAX_RESULT_LENGTH, ExpressionError, Node, Run
+from engine.language.expr_types import MAX_RESULT_LENGTH, Node, Run
 
 __all__ = [
     "MAX_DEPTH", "MAX_DIGITS", "MAX_LENGTH", "MAX_NODES", "MAX_NUMBER", "MAX_RESULT_LENGTH",

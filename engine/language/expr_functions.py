@@ -14,6 +14,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
+from engine.errors import ExpressionError
 from engine.language.expr_types import (
     ANY,
     DATE,
@@ -25,7 +26,6 @@ from engine.language.expr_types import (
     ORDERED,
     SAFE_ERRORS,
     STRING,
-    ExpressionError,
     Node,
     check_option,
     fits,

@@ -23,6 +23,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
+from engine.errors import ExpressionError
 from engine.language.definition import FieldDef
 
 BOOLEAN, NUMBER, STRING, DATE, DATETIME = "boolean", "number", "string", "date", "datetime"
@@ -50,15 +51,6 @@ _NOUNS = {
     BOOLEAN: "a condition (true/false)", NUMBER: "a number", STRING: "a string", DATE: "a date",
     DATETIME: "a datetime", DURATION: "a duration", NULL: "null", ANY: "a value", LIST: "a list",
 }
-
-
-class ExpressionError(Exception):
-    """An expression cannot be compiled; `column` is the 0-based offset in its source."""
-
-    def __init__(self, message: str, column: int = 0) -> None:
-        super().__init__(message)
-        self.message = message
-        self.column = column
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,13 +10,13 @@ def _quote(text: str) -> str:
 
 
 def _edges(definition: WorkflowDefinition) -> list[tuple[str, str, str]]:
-    """(source, target, label) once per pair; branches of one name share a label."""
+    """(source, target, label) once per pair, from the state graph's Machine, in file order;
+    branches of one name share a label."""
     edges: dict[tuple[str, str], list[str]] = {}
-    for transition in definition.transitions:
-        for source in transition.sources:
-            labels = edges.setdefault((source, transition.dest), [])
-            if transition.label not in labels:
-                labels.append(transition.label)
+    for source, transition in definition.graph.edges():
+        labels = edges.setdefault((source, transition.dest), [])
+        if transition.label not in labels:
+            labels.append(transition.label)
     return [(source, target, " / ".join(labels)) for (source, target), labels in edges.items()]
 
 

@@ -54,7 +54,8 @@ class _Merger:
         self.problems: list[Problem] = []
 
     def by_key(self, section: str) -> dict[str, Any]:
-        base = self.base.get(section) if isinstance(self.base.get(section), dict) else {}
+        found = self.base.get(section)
+        base: dict[str, Any] = found if isinstance(found, dict) else {}
         over = self.over[section]
         if not isinstance(over, dict):
             self.problems.append(self.omap.problem((section,), "must be a mapping (key: value)", code="type"))
@@ -84,7 +85,8 @@ class _Merger:
         return result
 
     def transitions(self) -> list[Any]:
-        base = self.base.get("transitions") if isinstance(self.base.get("transitions"), list) else []
+        found = self.base.get("transitions")
+        base: list[Any] = found if isinstance(found, list) else []
         over = self.over["transitions"]
         if not isinstance(over, list):
             self.problems.append(self.omap.problem(("transitions",), "must be a list", code="type"))
@@ -102,7 +104,7 @@ class _Merger:
                 removed.add(keyed[key])
             elif key in keyed:
                 replaced[keyed[key]] = (j, entry)
-            elif _is_removal(entry):
+            elif key is not None and _is_removal(entry):
                 message = f"nothing to remove: the base has no transition '{key[0]}' from {key[1]!r}"
                 self.problems.append(self.omap.problem(("transitions", j, "remove"), message, code="overlay"))
             else:

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path as FsPath
-from typing import Any
+from typing import Any, cast
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
@@ -37,7 +37,8 @@ _TYPE_NAMES = {
 @cache
 def load_schema(name: str = "workflow.schema.json") -> dict[str, Any]:
     """The JSON Schema, read once."""
-    return json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
+    return schema
 
 
 @cache
@@ -82,10 +83,18 @@ def _pattern_message(value: Any, pattern: str) -> str:
     return f"{_short(value)} is not a valid name: use lowercase letters, digits and _, starting with a letter"
 
 
+def _rule(error: ValidationError) -> tuple[str, Any, Any]:
+    """(the keyword broken, its value in the schema, the offending instance).
+
+    jsonschema types these as possibly unset; errors from `iter_errors` always carry them,
+    and the values are arbitrary JSON, hence Any.
+    """
+    return str(error.validator), cast(Any, error.validator_value), cast(Any, error.instance)
+
+
 def _problems(error: ValidationError, smap: SourceMap) -> Iterator[Problem]:
     path: Path = tuple(error.absolute_path)
-    kind = error.validator
-    value = error.instance
+    kind, expected, value = _rule(error)
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     if kind == "additionalProperties":
         allowed = list(schema.get("properties", {}))
@@ -97,32 +106,31 @@ def _problems(error: ValidationError, smap: SourceMap) -> Iterator[Problem]:
     if kind == "required":
         # jsonschema reports each missing key as its own error; the message names it.
         key = error.message.split("'")[1] if error.message.count("'") >= 2 else ""
-        missing = [key] if key in error.validator_value else [k for k in error.validator_value if k not in value]
+        missing = [key] if key in expected else [k for k in expected if k not in value]
         for key in missing:
             yield smap.problem(path, f"missing required key '{key}'", key=True, code="missing_key")
         return
     if kind == "type":
-        expected = error.validator_value
         names = [expected] if isinstance(expected, str) else list(expected)
         wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
         yield smap.problem(path, f"must be {wanted}, not {_kind(value)}", code="type")
         return
     if kind == "enum":
-        options = [str(o) for o in error.validator_value]
+        options = [str(o) for o in expected]
         hint = suggest(value, options) or f" (choose one of: {', '.join(options)})"
         yield smap.problem(path, f"{_short(value)} is not allowed{hint}", code="enum")
         return
     if kind == "pattern":
-        yield smap.problem(path, _pattern_message(value, error.validator_value), code="pattern")
+        yield smap.problem(path, _pattern_message(value, expected), code="pattern")
         return
     messages = {
         "minItems": "must not be empty",
         "minProperties": "must not be empty",
         "minLength": "must not be empty",
-        "maxLength": f"is too long (at most {error.validator_value} characters)",
+        "maxLength": f"is too long (at most {expected} characters)",
         "maxProperties": "give exactly one of: notify, spawn",
         "uniqueItems": "lists the same entry twice",
-        "const": f"must be {error.validator_value!r}",
+        "const": f"must be {expected!r}",
     }
     if kind in messages:
         yield smap.problem(path, messages[kind], code=kind)
@@ -142,10 +150,10 @@ def _problems(error: ValidationError, smap: SourceMap) -> Iterator[Problem]:
 
 def _key_name_problem(error: ValidationError, smap: SourceMap) -> Problem:
     """A mapping key that breaks `propertyNames`: reported at the key itself."""
-    key = error.instance
+    kind, expected, key = _rule(error)
     path = (*error.absolute_path, key)
-    if error.validator == "pattern":
-        message = _pattern_message(key, error.validator_value)
+    if kind == "pattern":
+        message = _pattern_message(key, expected)
     else:
         message = f"{_short(key)} is not a valid name (at most 64 characters)"
     return smap.problem(path, message, key=True, code="pattern")

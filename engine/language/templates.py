@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from engine.language.definition import Template
+from engine.errors import ExpressionError
+from engine.language.schema import suggest
+
+__all__ = ["ITEM_ATTRIBUTES", "Template", "parse_template", "render"]
 
 ITEM_ATTRIBUTES = {
     "number": "the item's number, e.g. TS-000123",
@@ -25,20 +29,23 @@ _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class TemplateError(Exception):
-    """A template uses something other than `{name}` placeholders."""
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A notification text with `{field}` placeholders only."""
 
-    def __init__(self, message: str, column: int = 0) -> None:
-        super().__init__(message)
-        self.message = message
-        self.column = column
+    source: str
+    placeholders: tuple[str, ...]
+
+    def render(self, values: Mapping[str, Any]) -> str:
+        """Fill each `{name}` from `values`; an unset value renders as empty."""
+        return render(self, values)
 
 
 def parse_template(source: str, known: Mapping[str, Any]) -> Template:
     """Check `source` and return the Template; `known` lists the allowed field names.
 
     Raises:
-        TemplateError: a placeholder is not a bare known name, or a brace is unbalanced.
+        ExpressionError: a placeholder is not a bare known name, or a brace is unbalanced.
     """
     placeholders: list[str] = []
     for match in _TOKEN.finditer(source):
@@ -46,19 +53,17 @@ def parse_template(source: str, known: Mapping[str, Any]) -> Template:
         if token in ("{{", "}}"):
             continue
         if match.group(1) is None:
-            raise TemplateError(f"unbalanced '{token}' (write '{token * 2}' for a literal brace)", match.start())
+            raise ExpressionError(f"unbalanced '{token}' (write '{token * 2}' for a literal brace)", match.start())
         name = match.group(1).strip()
         if not _NAME.match(name):
-            raise TemplateError(
+            raise ExpressionError(
                 f"placeholder '{{{match.group(1)}}}' is not allowed: only {{field}} names, "
                 "no attributes, indexes or formats",
                 match.start(),
             )
         if name not in known and name not in ITEM_ATTRIBUTES:
-            from engine.language.schema import suggest
-
             choices = [*known, *ITEM_ATTRIBUTES]
-            raise TemplateError(f"unknown field '{name}' in placeholder{suggest(name, choices)}", match.start())
+            raise ExpressionError(f"unknown field '{name}' in placeholder{suggest(name, choices)}", match.start())
         placeholders.append(name)
     return Template(source, tuple(dict.fromkeys(placeholders)))
 

@@ -5,9 +5,10 @@ version of (workflow id, estate) unless its content hash equals the latest one's
 (then it is a no-op returning that version). `estate` '' is the base definition;
 an estate id marks the definition merged with that estate's overlay. Lookups
 compile a stored document with `engine.language.loader.compile_document` against the role
-catalogue stored with it, once per content hash, and cache the result with its
-state graph: versions are immutable, so the cache never goes stale, and keying by
-hash (not row id) stays right across databases (tests, the scenario runner).
+catalogue stored with it, once per content hash, and cache the result (which owns its
+state graph, engine/language/machine.py): versions are immutable, so the cache never
+goes stale, and keying by hash (not row id) stays right across databases (tests, the
+scenario runner).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from engine.errors import Conflict
 from engine.language.definition import WorkflowDefinition
+from engine.language.loader import Loader, base_files, compile_document, estates_with_overlays
 from engine.language.machine import StateGraph
 from engine.store.models import WorkflowVersion
 
@@ -82,7 +84,7 @@ class Registry:
     """Publishes versions and hands out compiled definitions (cached per content hash)."""
 
     def __init__(self) -> None:
-        self._compiled: dict[str, tuple[WorkflowDefinition, StateGraph]] = {}
+        self._compiled: dict[str, WorkflowDefinition] = {}
         self._lock = threading.Lock()
 
     def publish(self, session: Session, definition: WorkflowDefinition, *, roles: Mapping[str, str],
@@ -112,7 +114,7 @@ class Registry:
         except IntegrityError:
             raise Conflict(None, None, f"{definition.id} was published by someone else meanwhile") from None
         with self._lock:
-            self._compiled.setdefault(digest, (definition, StateGraph(definition)))
+            self._compiled.setdefault(digest, definition)
         return Published(row.id, definition.id, estate, row.version, digest, True)
 
     def current(self, session: Session, workflow_id: str, estate: str) -> Current | None:
@@ -129,25 +131,19 @@ class Registry:
 
     def compiled(self, session: Session, definition_id: int, digest: str | None = None) -> WorkflowDefinition:
         """The compiled definition of a stored version (compiled on first use only)."""
-        return self._entry(session, definition_id, digest)[0]
-
-    def graph(self, session: Session, definition_id: int, digest: str | None = None) -> StateGraph:
-        """The state graph of a stored version."""
-        return self._entry(session, definition_id, digest)[1]
-
-    def _entry(self, session: Session, definition_id: int, digest: str | None) -> tuple[WorkflowDefinition, StateGraph]:
         if digest is not None and (hit := self._compiled.get(digest)) is not None:
             return hit
         row = session.get_one(WorkflowVersion, definition_id)
         if (hit := self._compiled.get(row.content_hash)) is not None:
             return hit
-        from engine.language.loader import compile_document
-
         definition = compile_document(row.document, roles=row.roles,
                                       source=f"{row.workflow_id} v{row.version}")
-        entry = (definition, StateGraph(definition))
         with self._lock:
-            return self._compiled.setdefault(row.content_hash, entry)
+            return self._compiled.setdefault(row.content_hash, definition)
+
+    def graph(self, session: Session, definition_id: int, digest: str | None = None) -> StateGraph:
+        """The state graph of a stored version (its compiled definition owns it)."""
+        return self.compiled(session, definition_id, digest).graph
 
 
 REGISTRY = Registry()
@@ -164,8 +160,6 @@ def publish_folder(session: Session, workflows_dir: Path | str, *, registry: Reg
     Raises:
         DefinitionError: any file has problems (then nothing is published).
     """
-    from engine.language.loader import Loader, base_files, estates_with_overlays
-
     loader = Loader(workflows_dir)
     bases = {path.stem: loader.load(path) for path in base_files(workflows_dir)}
     merged: list[tuple[str, WorkflowDefinition]] = [(BASE, d) for d in bases.values()]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import tracemalloc
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -497,11 +497,33 @@ THREATS = {
     "source", [s for sources in THREATS.values() for s in sources],
     ids=[f"{threat}-{i}" for threat, sources in THREATS.items() for i in range(len(sources))],
 )
-def test_every_threat_is_refused_quickly(source):
-    started = time.perf_counter()
-    with pytest.raises(ExpressionError):
-        compiled(source)
-    assert time.perf_counter() - started < 0.5
+def test_every_threat_is_refused_with_bounded_work(source, monkeypatch):
+    # Work, not seconds: the parser only ever sees bounded text, at most MAX_NODES nodes are
+    # compiled, and nothing big is built (9**9**9 or 'a' * 10**9 would need megabytes).
+    parsed: list[int] = []
+    compiled_nodes = [0]
+    parse, expr = engine.language.expr.ast.parse, engine.language.expr._Compiler.expr
+
+    def counting_parse(text, *args, **kwargs):
+        parsed.append(len(text))
+        return parse(text, *args, **kwargs)
+
+    def counting_expr(self, node):
+        compiled_nodes[0] += 1
+        return expr(self, node)
+
+    monkeypatch.setattr(engine.language.expr.ast, "parse", counting_parse)
+    monkeypatch.setattr(engine.language.expr._Compiler, "expr", counting_expr)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ExpressionError):
+            compiled(source)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert all(length <= MAX_LENGTH for length in parsed)
+    assert compiled_nodes[0] <= MAX_NODES
+    assert peak < 2_000_000, f"refusing it allocated {peak} bytes"
 
 
 def test_threat_messages_name_the_rule():
