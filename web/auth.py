@@ -19,8 +19,8 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 from werkzeug.wrappers import Response
 
+from engine.access.actor import Actor, load_actor
 from engine.errors import ItemNotFound
-from engine.runtime.items import Actor, load_actor
 from engine.store.models import User
 from web import db
 from web.forms import LoginForm

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from engine.clock import DEFAULT_TIMEZONE
 from engine.store.db import DEFAULT_URL
 
 DEV_SECRET_KEY = "dev"
@@ -21,7 +22,7 @@ class Config:
     # A front-desk page may stay open a whole shift before its form is sent.
     WTF_CSRF_TIME_LIMIT = 12 * 3600
     PER_PAGE = 20
-    TIMEZONE = "Asia/Shanghai"
+    TIMEZONE = DEFAULT_TIMEZONE
     """Used for date filters across estates; each item is shown in its estate's own zone."""
     LOGIN_DELAY_BASE = 0.5
     """Seconds of delay after the first wrong password for a username/IP; doubles each time."""

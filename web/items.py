@@ -15,6 +15,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
+from engine.access import permissions
 from engine.errors import GuardFailed, InvalidFields, TransitionError
 from engine.language.definition import WorkflowDefinition
 from engine.runtime.items import fire as fire_transition
@@ -68,8 +69,9 @@ def render_list(definition: WorkflowDefinition | None) -> str:
     query = {k: v for k, v in args.items() if k != "page" and v}
     if definition:
         query["workflow_id"] = definition.id
+    may_create = definition is not None and permissions.may_create(actor(), definition)
     return render_template("items/list.html", page=page, filters=filters, definition=definition, chosen=chosen,
-                           estates=listing.estates_of(session, actor()), query=query)
+                           estates=listing.estates_of(session, actor()), query=query, may_create=may_create)
 
 
 @bp.get("/items")
@@ -129,8 +131,8 @@ def fire(item_id: int, name: str) -> Response:
     session = db.session()
     item = get_item(session, item_id, who)
     definition = REGISTRY.compiled(session, item.definition_id)
-    asked = dict.fromkeys(n for t in definition.transitions_from(item.state, name) for n in t.require)
-    data = forms.field_data(request.form, asked)
+    # Exactly what the step's form asks for: other fields in the request are ignored.
+    data = forms.field_data(request.form, permissions.form_fields(definition, item.state, name, who))
     errors.show_again(lambda error: item_page(item_id, open_name=name, submitted=request.form, error=error))
     with db.write() as writing:
         done = fire_transition(writing, item_id, name, who, data, forms.comment(request.form), version,

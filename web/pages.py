@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from flask_login import current_user
 
+from engine.clock import DEFAULT_TIMEZONE
 from engine.views import listing
 from web import db
 
 
-def localtime(moment: datetime | None, tz: str = "Asia/Shanghai") -> str:
+def localtime(moment: datetime | None, tz: str = DEFAULT_TIMEZONE) -> str:
     """An instant as local wall-clock time: 2026-03-02 09:30."""
     if moment is None:
         return ""

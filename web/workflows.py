@@ -13,7 +13,8 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from engine.errors import InvalidFields, NotPermitted, TransitionError
+from engine.access import permissions
+from engine.errors import InvalidFields, TransitionError
 from engine.language.definition import TransitionDef, WorkflowDefinition
 from engine.language.graph import mermaid
 from engine.runtime.items import create
@@ -32,7 +33,7 @@ def get_definition(workflow_id: str, estate: str | None = None) -> WorkflowDefin
     :raise 404: no such published workflow.
     """
     who = actor()
-    place = estate if estate and who.works_in(estate) else min(who.estates or {""})
+    place = estate if estate and permissions.works_in(who, estate) else min(who.estates or {""})
     current = REGISTRY.current(db.session(), workflow_id, place)
     if current is None:
         abort(404)
@@ -72,13 +73,8 @@ def _form(definition: WorkflowDefinition, estate: str, submitted: Any = None,
     # A new item has no stored values to convert, so the app's zone is enough here.
     tz = ZoneInfo(current_app.config["TIMEZONE"])
     names = listing.create_fields(definition)
+    # The engine reports ill-typed and missing fields together: shown as it says.
     field_errors = dict(error.fields) if isinstance(error, InvalidFields) else {}
-    if field_errors and submitted is not None:
-        # The engine stops at ill-typed values before it checks required ones; show both at once.
-        given = forms.field_data(submitted, names)
-        for name in names:
-            if definition.fields[name].required and name not in given:
-                field_errors.setdefault(name, "必填")
     inputs = forms.widgets(definition, names, {}, tz, submitted, field_errors)
     general = [f"{n}：{why}" for n, why in field_errors.items() if n not in names]
     return render_template("workflows/new.html", definition=definition, inputs=inputs, general=general,
@@ -89,12 +85,11 @@ def _form(definition: WorkflowDefinition, estate: str, submitted: Any = None,
 @bp.route("/<workflow_id>/new", methods=("GET", "POST"))
 @login_required
 def new(workflow_id: str) -> str | Response:
-    """Register a new item (only for the roles in `create_roles`)."""
+    """Register a new item (who may: engine/access/permissions.py; a refusal is 403)."""
     who = actor()
     estate = request.form.get("estate") or min(who.estates or {""})
     definition = get_definition(workflow_id, estate)
-    if who.roles.isdisjoint(definition.create_roles):
-        raise NotPermitted(f"不能登记{definition.title}")
+    permissions.check_create(db.session(), who, definition, estate)
     if request.method == "GET":
         return _form(definition, estate)
     data = forms.field_data(request.form, listing.create_fields(definition))

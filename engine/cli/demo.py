@@ -19,7 +19,6 @@ Needs the database migrated and the workflows published (`estateflow db upgrade`
 from __future__ import annotations
 
 import random
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,11 +30,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import generate_password_hash
 
-from engine.cli.database import fail_on_database_error
+from engine.access import permissions
+from engine.access.actor import Actor, load_actor
+from engine.cli.common import URL_OPTION, opened
 from engine.clock import Clock, FixedClock, SystemClock
 from engine.errors import EngineError, TransitionError
 from engine.language.definition import FieldDef, TransitionDef, WorkflowDefinition
-from engine.runtime.items import Actor, create, fire, load_actor
+from engine.runtime.items import create, fire
 from engine.runtime.registry import REGISTRY, Registry
 from engine.store.db import transaction
 from engine.store.models import Counter, Estate, Item, User, UserEstate, UserRole, WorkflowVersion
@@ -139,7 +140,8 @@ def _users(session: Session, roles: Mapping[str, str]) -> dict[str, int]:
     session.flush()
     hashed = generate_password_hash(PASSWORD)  # one hash for all: same password, and hashing is slow
     made: dict[str, int] = {}
-    accounts = [(role, label, (role,), DEMO_ESTATE) for role, label in roles.items()]
+    accounts: list[tuple[str, str, tuple[str, ...], str]] = [
+        (role, label, (role,), DEMO_ESTATE) for role, label in roles.items()]
     other_roles = tuple(r for r in ("frontdesk", "cs_supervisor") if r in roles) or tuple(roles)[:1]
     accounts.append((OTHER_USER, "滨江花园客服", other_roles, OTHER_ESTATE))
     for username, label, held, estate in accounts:
@@ -162,14 +164,16 @@ class _Walker:
         self.reached: dict[tuple[str, str], int] = {}
         """How many times each (workflow, state) was entered: the walk prefers the rarest."""
 
-    def actor_for(self, roles: tuple[str, ...], estate: str) -> Actor | None:
-        """A demo user of `estate` holding one of `roles`; the system actor when `roles` is empty."""
-        if not roles:
+    def creator(self, definition: WorkflowDefinition, estate: str) -> Actor | None:
+        """A demo user who may register `definition`'s items in `estate` (engine/access/permissions.py)."""
+        return next((who for who in self.actors.values() if permissions.may_create(who, definition, estate)), None)
+
+    def actor_for(self, branch: TransitionDef, estate: str) -> Actor | None:
+        """A demo user of `estate` whose roles allow `branch`; the system actor for a system-only one."""
+        if branch.system_only:
             return Actor.system()
-        for who in self.actors.values():
-            if who.works_in(estate) and not who.roles.isdisjoint(roles):
-                return who
-        return None
+        return next((who for who in self.actors.values()
+                     if permissions.works_in(who, estate) and permissions.permits(who, branch)), None)
 
     def data(self, definition: WorkflowDefinition, names: Any, now: datetime) -> dict[str, Any]:
         """Sample values for `names`."""
@@ -177,7 +181,7 @@ class _Walker:
 
     def item(self, definition: WorkflowDefinition, estate: str, steps: int, clock: FixedClock) -> int | None:
         """Create one item and walk up to `steps` transitions; returns its id (None if it could not be made)."""
-        creator = self.actor_for(definition.create_roles, estate)
+        creator = self.creator(definition, estate)
         if creator is None:
             return None
         intake = [n for n, f in definition.fields.items() if f.required or self.rng.random() < 0.6]
@@ -223,7 +227,7 @@ class _Walker:
         for name in names:
             branches: list[TransitionDef] = [t for t in leaving if t.name == name]
             for branch in self.rng.sample(branches, len(branches)):
-                who = self.actor_for(branch.roles, estate)
+                who = self.actor_for(branch, estate)
                 if who is None:
                     continue
                 asked = dict.fromkeys(n for t in branches for n in t.require)
@@ -277,25 +281,12 @@ def seed(factory: sessionmaker[Session], *, clock: Clock | None = None, reset: b
 
 
 @click.command("demo")
-@click.option("--url", envvar="ESTATEFLOW_DATABASE_URL", default=None,
-              help="Database URL (default: $ESTATEFLOW_DATABASE_URL, else sqlite:///instance/estateflow.db).")
+@URL_OPTION
 @click.option("--reset", is_flag=True, help="Delete the demo estates, their users and items first.")
 def demo(url: str | None, reset: bool) -> None:
     """Create the demo estate, one user per role (password demo1234) and items in every state."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from engine.store.db import make_engine, make_session_factory
-
-    engine = make_engine(url)
-    try:
-        result = seed(make_session_factory(engine), reset=reset)
-    except EngineError as error:
-        click.echo(str(error), err=True)
-        sys.exit(1)
-    except SQLAlchemyError as error:
-        fail_on_database_error("seed the demo", error)
-    finally:
-        engine.dispose()
+    with opened(url, "seed the demo") as factory:
+        result = seed(factory, reset=reset)
     if not result.created:
         click.echo("the demo estate already exists: kept as it is (use --reset to start afresh)")
         return

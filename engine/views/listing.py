@@ -8,6 +8,8 @@
 
 Every function takes the caller's Session and never commits; every query is
 limited to the actor's estates, so another estate's items never leave here.
+Who may see and fire what is engine/access/permissions.py's answer (the estate
+condition, the inbox's two halves, the item page's choices); nothing is decided here.
 Field values are decoded with the item's own published definition (through the
 registry) and personal fields are masked in rows (lists), not in item pages.
 This module never imports flask: the web layer only renders what it returns.
@@ -15,7 +17,6 @@ This module never imports flask: the web layer only renders what it returns.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
@@ -25,9 +26,14 @@ from sqlalchemy import Select, String, Table, and_, case, func, or_, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
+from engine.access import permissions
+from engine.access.actor import Actor
+from engine.access.permissions import role_labels
+from engine.clock import DEFAULT_TIMEZONE
+from engine.errors import ItemNotFound
 from engine.language import fields as fieldtypes
-from engine.language.definition import TransitionDef, WorkflowDefinition
-from engine.runtime.items import Actor, ItemView, Reason, available
+from engine.language.definition import WorkflowDefinition
+from engine.runtime.items import ItemView
 from engine.runtime.registry import REGISTRY, Registry
 from engine.store.models import Estate, Item, ItemHistory, ItemLink, WorkflowVersion
 
@@ -105,9 +111,9 @@ class Page:
 class Choice:
     """One transition name leaving the item's state, as the item page offers it.
 
-    `fireable`: the actor's roles allow a branch, and that branch's guard holds on
-    the stored values or reads a field the form asks for (so the answer depends on
-    what is typed in; the engine checks again). `fields` is what the form asks for.
+    `fireable`: permissions.Availability.allowed (the actor's roles allow a branch whose
+    guard holds, or can hold with what the form asks for; the engine checks again).
+    `fields` is what the form asks for; `reasons` say why not, roles by their labels.
     """
 
     name: str
@@ -156,7 +162,7 @@ def _base() -> Select[Any]:
 
 
 def _in_estates(actor: Actor) -> list[Any]:
-    return [] if actor.estates is None else [items.c.estate_id.in_(sorted(actor.estates))]
+    return list(permissions.in_estates(actor, items.c.estate_id))
 
 
 def _day_start(day: date, tz: str) -> datetime:
@@ -208,7 +214,7 @@ def _row(record: Any, session: Session, registry: Registry, now: datetime) -> Ro
 
 
 def list_items(session: Session, actor: Actor, filters: Filters, *, page: int = 1, per_page: int = 20,
-               now: datetime, tz: str = "Asia/Shanghai", registry: Registry = REGISTRY) -> Page:
+               now: datetime, tz: str = DEFAULT_TIMEZONE, registry: Registry = REGISTRY) -> Page:
     """One page of the actor's items matching `filters`, newest first, with the total count."""
     page = max(1, page)
     where = _conditions(actor, filters, now, tz)
@@ -219,31 +225,11 @@ def list_items(session: Session, actor: Actor, filters: Filters, *, page: int = 
     return Page(rows, page, per_page, page * per_page < count, count)
 
 
-def _permitted(definition: WorkflowDefinition, state: str, actor: Actor) -> dict[str, list[TransitionDef]]:
-    by_name: dict[str, list[TransitionDef]] = {}
-    for transition in definition.transitions_from(state):
-        if actor.may(transition):
-            by_name.setdefault(transition.name, []).append(transition)
-    return by_name
-
-
-def _asked(branches: Iterable[TransitionDef]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(n for t in branches for n in t.require))
-
-
-def _open(branches: list[TransitionDef], values: Mapping[str, Any], local_now: datetime) -> list[TransitionDef]:
-    """The branches that may fire: guard true now, or guard reading a field the form asks for."""
-    asked = set(_asked(branches))
-    return [t for t in branches
-            if t.when is None or not t.when.names.isdisjoint(asked) or bool(t.when.evaluate(values, local_now))]
-
-
-def _fireable_pairs(session: Session, actor: Actor, registry: Registry) -> dict[int, list[str]]:
+def _fireable_pairs(session: Session, actor: Actor, registry: Registry) -> dict[int, tuple[str, ...]]:
     """Per published version id: the states in which the actor's roles allow some transition."""
-    pairs: dict[int, list[str]] = {}
+    pairs: dict[int, tuple[str, ...]] = {}
     for version_id, digest in session.execute(select(versions.c.id, versions.c.content_hash)):
-        definition = registry.compiled(session, version_id, digest)
-        states = [s for s in definition.states if _permitted(definition, s, actor)]
+        states = permissions.states_to_act(registry.compiled(session, version_id, digest), actor)
         if states:
             pairs[version_id] = states
     return pairs
@@ -253,8 +239,9 @@ def inbox(session: Session, actor: Actor, *, page: int = 1, per_page: int = 20, 
           registry: Registry = REGISTRY) -> Page:
     """我的待办: items the actor can act on now, nearest deadline first (no deadline last, oldest first).
 
-    Roles and states are matched in SQL; guards need the values, so candidates are
-    read in order in batches and checked here until the page is full.
+    Roles and states are matched in SQL (permissions.states_to_act); guards need the
+    values, so candidates are read in order in batches and checked with
+    permissions.can_act (the item page's rule) until the page is full.
     """
     page = max(1, page)
     pairs = _fireable_pairs(session, actor, registry)
@@ -263,7 +250,8 @@ def inbox(session: Session, actor: Actor, *, page: int = 1, per_page: int = 20, 
     where = or_(*(and_(items.c.definition_id == d, items.c.state.in_(states)) for d, states in pairs.items()))
     stmt = _base().where(where, *_in_estates(actor)).order_by(
         case((items.c.deadline_at.is_(None), 1), else_=0), items.c.deadline_at, items.c.id)
-    skip, wanted, found = (page - 1) * per_page, per_page + 1, []
+    skip, wanted = (page - 1) * per_page, per_page + 1
+    found: list[Any] = []
     offset = 0
     while len(found) < skip + wanted:
         batch = session.execute(stmt.limit(_INBOX_BATCH).offset(offset)).all()
@@ -271,7 +259,7 @@ def inbox(session: Session, actor: Actor, *, page: int = 1, per_page: int = 20, 
             definition = registry.compiled(session, record.definition_id, record.content_hash)
             values = fieldtypes.decode(definition.fields, record.data)
             local = now.astimezone(ZoneInfo(record.timezone))
-            if any(_open(b, values, local) for b in _permitted(definition, record.state, actor).values()):
+            if permissions.can_act(definition, record.state, values, local, actor):
                 found.append(record)
         if len(batch) < _INBOX_BATCH:
             break
@@ -283,9 +271,9 @@ def inbox(session: Session, actor: Actor, *, page: int = 1, per_page: int = 20, 
 
 def state_counts(session: Session, actor: Actor, workflow_id: str) -> dict[str, int]:
     """How many of the actor's items of a workflow are in each state."""
-    stmt = select(items.c.state, func.count()).where(items.c.workflow_id == workflow_id).group_by(items.c.state)
-    if actor.estates is not None:
-        stmt = stmt.where(items.c.estate_id.in_(sorted(actor.estates)))
+    stmt = (select(items.c.state, func.count())
+            .where(items.c.workflow_id == workflow_id, *permissions.in_estates(actor, items.c.estate_id))
+            .group_by(items.c.state))
     return {state: int(n) for state, n in session.execute(stmt)}
 
 
@@ -299,65 +287,36 @@ def linked(session: Session, item: ItemView, actor: Actor, *, now: datetime,
            registry: Registry = REGISTRY) -> list[tuple[str, Row]]:
     """Items linked to this one (spawned, spawned from) that the actor may see, with the link kind."""
     # Links first (by primary key), then their items: joining the other way scans items.
-    kinds = dict(session.execute(select(links.c.to_item_id, links.c.kind).where(links.c.from_item_id == item.id)).all())
+    pairs = session.execute(select(links.c.to_item_id, links.c.kind).where(links.c.from_item_id == item.id))
+    kinds: dict[int, str] = {int(r.to_item_id): str(r.kind) for r in pairs}
     if not kinds:
         return []
     stmt = _base().where(items.c.id.in_(list(kinds)), *_in_estates(actor)).order_by(items.c.id)
     return [(kinds[r.id], _row(r, session, registry, now)) for r in session.execute(stmt)]
 
 
-def _reason(reason: Reason, roles: Mapping[str, str]) -> str:
-    if reason.code == "not_permitted" and reason.roles:
-        return "需要以下角色之一：" + "、".join(roles.get(r, r) for r in reason.roles)
-    return reason.message
-
-
 def choices(session: Session, item: ItemView, actor: Actor, *, now: datetime,
             registry: Registry = REGISTRY) -> list[Choice]:
     """Every transition name leaving the item's state: fireable (with its form fields) or why not.
 
-    Reasons name roles by their Chinese labels (the runtime's messages use role ids).
+    permissions.availability decides, on the item's stored values at `now` in its
+    estate's time zone; reasons name roles by their Chinese labels.
     """
-    roles = role_labels(session)
+    if not permissions.works_in(actor, item.estate_id):
+        raise ItemNotFound(f"没有这个工单 (item {item.id})", item_id=item.id)
     definition = registry.compiled(session, item.definition_id)
-    tz = ZoneInfo(item_place(session, item)[1])
-    local = now.astimezone(tz)
-    permitted = _permitted(definition, item.state, actor)
+    local = now.astimezone(ZoneInfo(item_place(session, item)[1]))
     result = []
-    for a in available(session, item, actor, registry=registry, clock=_Fixed(now)):
-        branches = permitted.get(a.name, [])
-        open_branches = _open(branches, item.values, local) if branches else []
-        if open_branches:
-            chosen = [t for t in open_branches if t.when is None or bool(t.when.evaluate(item.values, local))]
-            label = chosen[0].label if a.allowed and chosen else " / ".join(
-                dict.fromkeys(t.label for t in open_branches))
-            result.append(Choice(a.name, label, True, _asked(branches)))
+    for a in permissions.availability(definition, item.state, item.values, local, actor, role_labels(session)):
+        if a.allowed:
+            result.append(Choice(a.name, a.label, True, a.asks))
         else:
-            reasons = tuple(_reason(r, roles) for r in a.reasons) or ("条件不满足",)
-            result.append(Choice(a.name, a.label, False, (), reasons))
+            result.append(Choice(a.name, a.label, False, (), tuple(r.message for r in a.reasons) or ("条件不满足",)))
     return result
-
-
-@dataclass(frozen=True, slots=True)
-class _Fixed:
-    """A clock standing at the caller's `now`, so availability and guards agree."""
-
-    moment: datetime
-
-    def now(self) -> datetime:
-        return self.moment
-
-
-
-def role_labels(session: Session) -> dict[str, str]:
-    """Role id → Chinese label, from the catalogue stored with the newest published version."""
-    roles = session.scalars(select(versions.c.roles).order_by(versions.c.id.desc()).limit(1)).first()
-    return {str(k): str(v) for k, v in (roles or {}).items()}
 
 
 def estates_of(session: Session, actor: Actor) -> list[tuple[str, str]]:
     """(id, name) of the estates the actor works in, by name."""
-    stmt = select(estates.c.id, estates.c.name).order_by(estates.c.name)
-    if actor.estates is not None:
-        stmt = stmt.where(estates.c.id.in_(sorted(actor.estates)))
+    stmt = select(estates.c.id, estates.c.name).where(*permissions.in_estates(actor, estates.c.id))
+    stmt = stmt.order_by(estates.c.name)
     return [(r.id, r.name) for r in session.execute(stmt)]

@@ -18,11 +18,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.access.permissions import role_labels
 from engine.language import fields as fieldtypes
 from engine.language.definition import WorkflowDefinition
 from engine.runtime.items import ItemView
 from engine.runtime.registry import REGISTRY, Registry
-from engine.views.listing import history, item_place, role_labels
+from engine.views.listing import history, item_place
 
 __all__ = ["EVENT_LABELS", "Entry", "timeline"]
 

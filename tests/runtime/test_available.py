@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import ItemNotFound
+from engine.errors import GuardFailed, InvalidFields, ItemNotFound, NotPermitted, TransitionError
+from engine.runtime.items import fire
 
 
 def test_lists_every_transition_leaving_the_state_in_file_order(world):
@@ -59,15 +60,42 @@ def test_several_reasons_at_once(world):
     assert [r.code for r in approve.reasons] == ["not_permitted", "guard_failed"]
 
 
+REFUSALS = {"not_permitted": NotPermitted, "guard_failed": GuardFailed, "invalid_fields": InvalidFields}
+
+
+def _attempt(world, item_id, name, role):
+    """fire() with no data as it stands, rolled back: None when accepted, else the refusal."""
+    actor = world.actor(role)
+    with world.db.factory() as session:
+        try:
+            fire(session, item_id, name, actor, None, clock=world.clock, calendars=world.calendars)
+        except TransitionError as error:
+            return error
+        finally:
+            session.rollback()
+    return None
+
+
 def test_agrees_with_fire(world):
-    """What available() calls ready, fire() accepts; what it refuses, fire() refuses."""
-    item = world.fire(world.create(), "start", data={"team": "a"})
-    for role in ("clerk", "boss", "worker"):
-        for name, a in world.available(item, role).items():
-            if a.ready:
-                world.fire(item, name, role=role)
-                return
-    pytest.fail("nothing was ready")
+    """What available() calls ready, fire() accepts; every other one fire() refuses, as reasons[0] says."""
+    working = world.fire(world.create(), "start", data={"team": "a"})
+    leak = world.fire(world.create(kind="leak"), "start", data={"team": "a"})
+    costly = world.fire(world.fire(world.create(kind="leak", amount=9000), "start", data={"team": "a"}),
+                        "finish", role="worker")
+    cheap = world.fire(world.fire(world.create(kind="leak", amount=100), "start", data={"team": "a"}),
+                       "finish", role="worker")
+    ready = refused = 0
+    for item in (world.create(), working, leak, costly, cheap):
+        for role in ("clerk", "boss", "worker", "system"):
+            for name, a in world.available(item, role).items():
+                error = _attempt(world, item.id, name, role)
+                if a.ready:
+                    assert error is None, (item.state, role, name, error)
+                    ready += 1
+                else:
+                    assert isinstance(error, REFUSALS[a.reasons[0].code]), (item.state, role, name, a, error)
+                    refused += 1
+    assert ready >= 8 and refused >= 8
 
 
 def test_another_estates_item_is_not_found(world):

@@ -1,0 +1,315 @@
+"""Every permission rule in one place: who may register, see and fire what, now, and why not.
+
+    works_in(actor, estate) / in_estates(actor, column)       the estates whose items an actor sees
+    may_create(actor, definition, estate=)                    the create rule, as a yes or no (buttons)
+    check_estate(actor, estate) / check_create(session, ...)  the same rule as a NotPermitted refusal
+    permits(actor, transition) / permitted_branches(...)      the role rule of firing (fire step 3)
+    availability(definition, state, values, now, actor, labels) -> (Availability, ...)
+    form_fields(definition, state, name, actor)               what a step's form asks for (and accepts)
+    states_to_act(definition, actor) / can_act(...)           我的待办's two halves: SQL first, then guards
+    role_labels(session)                                      role id → Chinese label, for the reasons
+
+The runtime (engine/runtime/items.py: create, fire, available), the read side
+(engine/views/listing.py: inbox, choices) and the web UI ask here; this module reads
+only definitions, the actor and the store, never them.
+
+"May fire now", one rule for the item page, 我的待办 and `available`: the actor's roles
+allow a branch of the name (the system actor's always do), and that branch's guard holds
+on the stored values, or can hold once the step's form is filled in. The form asks for
+`Availability.asks`: the `require` fields of every branch the roles allow (web/items.py
+submits exactly these). A guard reading one of them is tried over that field's possible
+inputs: every enum option, true and false, and probe values for numbers, dates and texts
+(the guard's own literals and the item's numbers among them). So a guard that fails
+whatever is typed (a major complaint's dispatch before it is reported up) closes the
+step, and one a typed value satisfies (satisfaction in ['satisfied', 'fairly']) opens it;
+fire() checks again on what was typed. Guards not reading the form's fields are judged on
+the stored values, with `now` in the estate's time zone.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
+
+from engine.access.actor import Actor
+from engine.errors import NotPermitted
+from engine.language import fields
+from engine.language.definition import FieldDef, TransitionDef, WorkflowDefinition
+from engine.language.machine import branch_order
+from engine.store.models import WorkflowVersion
+
+__all__ = [
+    "Availability", "Reason", "availability", "can_act", "check_create", "check_estate",
+    "create_refusal", "form_fields", "in_estates", "may_create", "permits", "permitted_branches", "role_labels",
+    "states_to_act", "works_in",
+]
+
+_MAX_TRIES = 512
+"""Input combinations tried per guard; beyond that the step stays open and fire() decides."""
+_LITERAL = re.compile(r"'([^']*)'|\"([^\"]*)\"|(?<![\w.])(\d+(?:\.\d+)?)")
+_FAR = 36_500
+"""Days: a date probe a century away satisfies any `date > today()`-like guard."""
+_BIG = 10**12
+
+
+# -- estates ---------------------------------------------------------------------------------
+
+def works_in(actor: Actor, estate: str) -> bool:
+    """Whether the actor sees and acts on items of `estate` (the system actor: every estate)."""
+    return actor.estates is None or estate in actor.estates
+
+
+def in_estates(actor: Actor, column: ColumnElement[str]) -> tuple[ColumnElement[bool], ...]:
+    """The WHERE terms limiting `column` (an estate id column) to the actor's estates; none for the system."""
+    return () if actor.estates is None else (column.in_(sorted(actor.estates)),)
+
+
+def check_estate(actor: Actor, estate: str) -> None:
+    """Refuse (NotPermitted) an actor creating in an estate it does not work in."""
+    if not works_in(actor, estate):
+        raise NotPermitted(f"你不在小区 {estate} 工作", estate=estate)
+
+
+# -- creating --------------------------------------------------------------------------------
+
+def may_create(actor: Actor, definition: WorkflowDefinition, estate: str | None = None) -> bool:
+    """Whether the actor may register items of `definition` in `estate` (None: in an estate of its own).
+
+    The rule: the actor works in the estate and holds a role of `create_roles` (the system always may).
+    """
+    placed = works_in(actor, estate) if estate is not None else actor.estates is None or bool(actor.estates)
+    return placed and (actor.is_system or not actor.roles.isdisjoint(definition.create_roles))
+
+
+def create_refusal(definition: WorkflowDefinition, labels: Mapping[str, str]) -> str:
+    """Who may register `definition`'s items, in plain Chinese with role labels."""
+    if not definition.create_roles:
+        return f"没有角色可以登记{definition.title}"
+    names = "、".join(labels.get(role, role) for role in definition.create_roles)
+    return f"只有{names}可以登记{definition.title}"
+
+
+def check_create(session: Session, actor: Actor, definition: WorkflowDefinition, estate: str) -> None:
+    """Refuse (NotPermitted) what `may_create` denies, naming the roles that may."""
+    check_estate(actor, estate)
+    if not may_create(actor, definition, estate):
+        raise NotPermitted(create_refusal(definition, role_labels(session)),
+                           roles=list(definition.create_roles), workflow=definition.id)
+
+
+# -- firing: roles ---------------------------------------------------------------------------
+
+def permits(actor: Actor, transition: TransitionDef) -> bool:
+    """Whether the actor's roles allow `transition` (a transition without roles is the system's)."""
+    return actor.is_system or not actor.roles.isdisjoint(transition.roles)
+
+
+def permitted_branches(actor: Actor, name: str, candidates: tuple[TransitionDef, ...]) -> tuple[TransitionDef, ...]:
+    """Fire's step 3: the candidates the actor's roles allow. Raises NotPermitted when none."""
+    if actor.is_system:
+        return candidates
+    allowed = tuple(t for t in candidates if permits(actor, t))
+    if not allowed:
+        roles = sorted({r for t in candidates for r in t.roles})
+        raise NotPermitted(f"你的角色不能执行 {name}", transition=name, roles=roles)
+    return allowed
+
+
+# -- firing: guards --------------------------------------------------------------------------
+
+def _asked(branches: tuple[TransitionDef, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(n for t in branches for n in t.require))
+
+
+def form_fields(definition: WorkflowDefinition, state: str, name: str, actor: Actor) -> tuple[str, ...]:
+    """What the step's form asks for (`Availability.asks`): the fields the submitted data may set."""
+    return _asked(tuple(t for t in definition.transitions_from(state, name) if permits(actor, t)))
+
+
+def _literals(source: str) -> tuple[str | Decimal, ...]:
+    found: list[str | Decimal] = []
+    for text, quoted, number in _LITERAL.findall(source):
+        found.append(Decimal(number) if number else text or quoted)
+    return tuple(found)
+
+
+def _probes(field: FieldDef, values: Mapping[str, Any], literals: tuple[str | Decimal, ...], now: datetime,
+            required: bool) -> tuple[Any, ...]:
+    """Values a person could type into `field`, enough to tell whether a guard can hold."""
+    kind = field.type
+    found: list[Any]
+    if kind == "enum":
+        found = list(field.options)
+    elif kind == "boolean":
+        found = [True, False]
+    elif kind in ("integer", "decimal"):
+        numbers = [Decimal(0), Decimal(1), Decimal(-1), Decimal(_BIG), Decimal(-_BIG)]
+        numbers += [v for v in literals if isinstance(v, Decimal)]
+        # Sums and comparisons with other fields (refund == deposit) are met by the item's own numbers.
+        numbers += [Decimal(v) for v in values.values() if isinstance(v, int | Decimal) and not isinstance(v, bool)]
+        found = [int(n) for n in numbers if n == int(n)] if kind == "integer" else numbers
+    elif kind == "date":
+        found = [now.date() + timedelta(days=d) for d in (0, 1, -1, _FAR, -_FAR)]
+    elif kind == "datetime":
+        found = [now + timedelta(days=d) for d in (0, 1, -1, _FAR, -_FAR)]
+    else:
+        found = ["", *(v for v in literals if isinstance(v, str))]
+    # An empty answer is an answer too, unless this branch requires the field (step 6 refuses it).
+    stored = values.get(field.name)
+    return tuple(dict.fromkeys([stored, *found] if required else [stored, *found, None]))
+
+
+def _may_hold(transition: TransitionDef, definition: WorkflowDefinition, values: Mapping[str, Any],
+              now: datetime, asks: tuple[str, ...]) -> bool:
+    """Whether the guard holds on `values`, or on some input for the form's fields it reads."""
+    when = transition.when
+    if when is None or bool(when.evaluate(values, now)):
+        return True
+    typed = [n for n in asks if n in when.names and n in definition.fields]
+    if not typed:
+        return False
+    literals = _literals(when.source)
+    choices = [_probes(definition.fields[n], values, literals, now, n in transition.require) for n in typed]
+    tries = 1
+    for options in choices:
+        tries *= len(options)
+    if tries > _MAX_TRIES:
+        return True  # too many to try here: offer the step, fire() judges what is typed
+    working = dict(values)
+    for combination in itertools.product(*choices):
+        working.update(zip(typed, combination, strict=True))
+        if bool(when.evaluate(working, now)):
+            return True
+    return False
+
+
+def _opens(branches: tuple[TransitionDef, ...], definition: WorkflowDefinition, values: Mapping[str, Any],
+           now: datetime, asks: tuple[str, ...]) -> tuple[TransitionDef, ...]:
+    """The branches that may fire once the form (`asks`) is filled in, in the order fire() tries them."""
+    return tuple(t for t in branch_order(branches) if _may_hold(t, definition, values, now, asks))
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a transition cannot be fired now; `code` is the error code fire() would raise."""
+
+    code: str
+    message: str
+    fields: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    """Role ids (the message names them by label)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    """One transition name leaving the item's state, as the actor sees it (the module docstring's rule).
+
+    `allowed`: may fire now, perhaps once the form is filled in. `branch`: the branch
+    fire() takes on the stored values (None: none holds until something is typed);
+    when the actor's roles allow none, the branch it would be for whoever may.
+    `needs`: that branch's `require` fields still empty. `asks`: what the step's form
+    asks for. `reasons`: every obstacle in fire()'s order (role, guard, fields), so
+    `reasons[0]` is the refusal fire() gives when called with no data.
+    """
+
+    name: str
+    label: str
+    allowed: bool
+    branch: TransitionDef | None = None
+    needs: tuple[str, ...] = ()
+    asks: tuple[str, ...] = ()
+    reasons: tuple[Reason, ...] = ()
+
+    @property
+    def to(self) -> str | None:
+        """The state the chosen branch leads to (None: no branch chosen yet)."""
+        return self.branch.dest if self.branch is not None else None
+
+    @property
+    def ready(self) -> bool:
+        """Fires as the item stands: allowed, a branch chosen, nothing left to fill in."""
+        return self.allowed and self.branch is not None and not self.needs
+
+
+def _by_name(definition: WorkflowDefinition, state: str) -> Iterator[tuple[str, tuple[TransitionDef, ...]]]:
+    """Each transition name leaving `state` in file order, with its branches in the order they are tried."""
+    for name in dict.fromkeys(t.name for t in definition.transitions_from(state)):
+        yield name, definition.transitions_from(state, name)
+
+
+def _judge(definition: WorkflowDefinition, name: str, branches: tuple[TransitionDef, ...],
+           values: Mapping[str, Any], now: datetime, actor: Actor, labels: Mapping[str, str]) -> Availability:
+    permitted = tuple(t for t in branches if permits(actor, t))
+    # Without a permitted branch the guards are still judged, for whoever may: the page says all at once.
+    considered = permitted or branches
+    asks = _asked(considered)
+    chosen = definition.choose(considered, values, now)
+    opened = (chosen,) if chosen is not None else _opens(considered, definition, values, now, asks)
+    reasons: list[Reason] = []
+    if not permitted:
+        roles = tuple(sorted({r for t in branches for r in t.roles}))
+        text = "只能由系统自动执行" if not roles else "需要以下角色之一：" + "、".join(labels.get(r, r) for r in roles)
+        reasons.append(Reason("not_permitted", text, roles=roles))
+    if chosen is None and not opened:
+        sources = "；".join(t.when.source for t in considered if t.when is not None)
+        reasons.append(Reason("guard_failed", f"条件不满足：{sources}"))
+    elif chosen is None and permitted:
+        # Not a refusal on the page (the step is offered), but fire() with nothing typed fails the guard.
+        sources = "；".join(t.when.source for t in opened if t.when is not None)
+        reasons.append(Reason("guard_failed", f"要看填写的内容是否满足条件：{sources}"))
+    needs = tuple(f for f in chosen.require if not fields.is_filled(values.get(f))) if chosen is not None else ()
+    if needs:
+        reasons.append(Reason("invalid_fields", "需要填写：" + "、".join(definition.fields[f].label for f in needs),
+                              fields=needs))
+    allowed = bool(permitted) and bool(opened)
+    if chosen is None and allowed:
+        # What is typed picks the branch: the button names every one it may be.
+        label = " / ".join(dict.fromkeys(t.label for t in opened))
+    else:
+        label = (chosen or considered[0]).label
+    return Availability(name, label, allowed, chosen, needs, _asked(permitted) if allowed else (), tuple(reasons))
+
+
+def availability(definition: WorkflowDefinition, state: str, values: Mapping[str, Any], now: datetime,
+                 actor: Actor, labels: Mapping[str, str] | None = None) -> tuple[Availability, ...]:
+    """Every transition name leaving `state`, in file order: allowed, or the reasons it is not.
+
+    `values` are the item's stored field values, `now` is aware in the estate's time zone,
+    `labels` names roles in the reasons (role_labels(session); ids without it).
+    """
+    named = labels or {}
+    return tuple(_judge(definition, name, branches, values, now, actor, named)
+                 for name, branches in _by_name(definition, state))
+
+
+# -- 我的待办 ------------------------------------------------------------------------------------
+
+def states_to_act(definition: WorkflowDefinition, actor: Actor) -> tuple[str, ...]:
+    """The states in which the actor's roles allow some transition: the inbox's SQL half."""
+    return tuple(s for s in definition.states if any(permits(actor, t) for t in definition.transitions_from(s)))
+
+
+def can_act(definition: WorkflowDefinition, state: str, values: Mapping[str, Any], now: datetime,
+            actor: Actor) -> bool:
+    """Whether `availability` allows some transition here: the inbox's Python half, without the reasons."""
+    for _name, branches in _by_name(definition, state):
+        permitted = tuple(t for t in branches if permits(actor, t))
+        if permitted and (definition.choose(permitted, values, now) is not None
+                          or _opens(permitted, definition, values, now, _asked(permitted))):
+            return True
+    return False
+
+
+def role_labels(session: Session) -> dict[str, str]:
+    """Role id → Chinese label, from the catalogue stored with the newest published version."""
+    stmt = select(WorkflowVersion.roles).order_by(WorkflowVersion.id.desc()).limit(1)
+    roles = session.scalars(stmt).first()
+    return {str(k): str(v) for k, v in (roles or {}).items()}
