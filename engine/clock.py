@@ -4,6 +4,7 @@ The runtime, the timers and the scenario runner never call `datetime.now()`
 themselves; they ask a `Clock`, so tests and scenarios can move time without
 sleeping. Every clock returns an aware datetime in UTC; conversion to an
 estate's local time happens where a rule needs it (guards, display).
+`DEFAULT_TIMEZONE` is the zone an estate, a calendar or a page uses unless told otherwise.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "FixedClock", "SystemClock", "utc"]
+__all__ = ["DEFAULT_TIMEZONE", "Clock", "FixedClock", "SystemClock", "utc"]
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+"""The IANA zone of estates, calendars and dates shown when none is configured (mainland China)."""
 
 
 class Clock(Protocol):

@@ -5,6 +5,7 @@ parse messages. Each error carries the data a caller needs as attributes.
 
     EngineError
     ├── DefinitionError(problems)        a workflow file is wrong; one Problem per mistake
+    ├── ExpressionError(message, column) an expression or a notification template does not compile
     └── TransitionError(code)            creating an item or firing a transition was refused
         ├── ItemNotFound                 not_found (also: an item of another estate)
         ├── UnknownTransition            unknown_transition
@@ -50,6 +51,7 @@ class EngineError(Exception):
     """The root of every error the engine raises on purpose."""
 
     exit_code = 1
+    """The command line's exit status when this error ends a command (engine/cli/common.py `fail`)."""
 
 
 class DefinitionError(EngineError):
@@ -61,6 +63,19 @@ class DefinitionError(EngineError):
 
     def __str__(self) -> str:
         return "\n".join(str(p) for p in self.problems)
+
+
+class ExpressionError(EngineError):
+    """A `when`/`set` expression or a notification template cannot be compiled.
+
+    `column` is the 0-based offset in its source. The compiler turns it into a Problem
+    of the DefinitionError it reports.
+    """
+
+    def __init__(self, message: str, column: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.column = column
 
 
 class TransitionError(EngineError):

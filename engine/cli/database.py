@@ -1,40 +1,21 @@
-"""The store and runtime commands of the `estateflow` CLI: `db upgrade`, `publish`, `test`, `tick`, `due`.
+"""The store commands of the `estateflow` CLI: `db upgrade`, `publish`, `test`.
 
 engine/cli/main.py registers these commands. Expected errors print one clear
-line (or the definition problems) and set the exit code; never a traceback, never
-personal data.
+line (or the definition problems) and set the exit code (engine/cli/common.py);
+never a traceback, never personal data.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import NoReturn
 
 import click
 
-from engine.errors import DefinitionError, EngineError
+from engine.cli.common import URL_OPTION, opened, shown_url
+from engine.errors import DefinitionError
 
 __all__ = ["db", "publish", "test_cmd"]
-
-URL_OPTION = click.option("--url", envvar="ESTATEFLOW_DATABASE_URL", default=None,
-                          help="Database URL (default: $ESTATEFLOW_DATABASE_URL, else sqlite:///instance/estateflow.db).")
-
-
-def _shown(url: str | None) -> str:
-    from sqlalchemy.engine import make_url
-
-    from engine.store.db import database_url
-
-    return make_url(database_url(url)).render_as_string(hide_password=True)
-
-
-def fail_on_database_error(doing: str, error: Exception) -> NoReturn:
-    """Print one line for a database error and exit 1: the driver's first line only, never a
-    traceback or a statement's parameters (they may hold personal data)."""
-    first = str(getattr(error, "orig", None) or error).splitlines()[0]
-    click.echo(f"cannot {doing} (has `estateflow db upgrade` been run?): {first}", err=True)
-    sys.exit(1)
 
 
 @click.group()
@@ -55,9 +36,10 @@ def db_upgrade(url: str | None, revision: str) -> None:
         upgrade(url, revision)
     except SQLAlchemyError as error:
         cause = getattr(error, "orig", None) or error
-        click.echo(f"cannot migrate {_shown(url)}: {type(cause).__name__}: {str(cause).splitlines()[0]}", err=True)
+        click.echo(f"cannot migrate {shown_url(url)}: {type(cause).__name__}: {str(cause).splitlines()[0]}",
+                   err=True)
         sys.exit(1)
-    click.echo(f"database {_shown(url)} is at revision {revision}")
+    click.echo(f"database {shown_url(url)} is at revision {revision}")
 
 
 @click.command()
@@ -66,26 +48,16 @@ def db_upgrade(url: str | None, revision: str) -> None:
               default=Path("workflows"), show_default=True, help="The definitions folder.")
 def publish(url: str | None, workflows_dir: Path) -> None:
     """Validate every definition (and estate overlay) and store changed ones as new versions."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from engine.runtime.registry import publish_folder
-    from engine.store.db import make_engine, make_session_factory, transaction
+    from engine.store.db import transaction
 
-    engine = make_engine(url)
-    try:
-        with transaction(make_session_factory(engine)) as session:
-            published = publish_folder(session, workflows_dir)
-    except DefinitionError as error:
-        click.echo(str(error), err=True)
-        click.echo("nothing was published", err=True)
-        sys.exit(1)
-    except EngineError as error:
-        click.echo(str(error), err=True)
-        sys.exit(1)
-    except SQLAlchemyError as error:
-        fail_on_database_error(f"publish to {_shown(url)}", error)
-    finally:
-        engine.dispose()
+    with opened(url, f"publish to {shown_url(url)}") as factory:
+        try:
+            with transaction(factory) as session:
+                published = publish_folder(session, workflows_dir)
+        except DefinitionError as error:
+            error.add_note("nothing was published")
+            raise
     for p in published:
         where = f" [{p.estate_id}]" if p.estate_id else ""
         status = "published" if p.created else "unchanged"

@@ -1,7 +1,8 @@
 """The `estateflow` command line.
 
 Problems in workflow files print as `FILE:LINE:COL: path.to.key: message`, one per line;
-exit 1 when there is any, 2 for bad usage. Expected errors never show a traceback.
+exit 1 when there is any, 2 for bad usage. Expected errors never show a traceback: an
+EngineError a command lets through prints through engine.cli.common.fail.
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
-from engine.errors import DefinitionError, Problem
+from engine.cli.common import fail
+from engine.errors import DefinitionError, EngineError, Problem
 from engine.language.loader import (
     CALENDAR_FILE,
     DEFAULT_WORKFLOWS_DIR,
@@ -57,6 +60,12 @@ class _LazyGroup(click.Group):
             command = getattr(importlib.import_module(module_name), attribute)
             return command if isinstance(command, click.Command) else None
         return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EngineError as error:
+            fail(error)
 
 
 @click.group(cls=_LazyGroup)
@@ -166,6 +175,5 @@ def graph(workflow: str, workflows_dir: Path | None, estate: str | None, fmt: st
     try:
         definition = Loader(workflows_dir).load(path, estate=estate)
     except DefinitionError as error:
-        click.echo(str(error), err=True)
-        sys.exit(1)
+        fail(error)
     click.echo(mermaid(definition) if fmt == "mermaid" else dot(definition), nl=False)

@@ -13,24 +13,20 @@ import threading
 
 import click
 
-from engine.cli.database import fail_on_database_error
+from engine.cli.common import URL_OPTION, opened
 
 __all__ = ["SEND_COMMANDS", "send"]
 
 
 @click.command()
-@click.option("--url", envvar="ESTATEFLOW_DATABASE_URL", default=None,
-              help="Database URL (default: $ESTATEFLOW_DATABASE_URL, else sqlite:///instance/estateflow.db).")
+@URL_OPTION
 @click.option("--loop", "interval", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
               help="Keep running: a pass every SECONDS (stop with Ctrl-C or SIGTERM).")
 @click.option("--batch", type=click.IntRange(min=1), default=100, show_default=True,
               help="At most N notifications per pass.")
 def send(url: str | None, interval: float | None, batch: int) -> None:
     """Send the notifications waiting in the outbox (sender: $ESTATEFLOW_SENDER, default log)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from engine.runtime.outbox import RetryPolicy, drain, sender_from_env
-    from engine.store.db import make_engine, make_session_factory
 
     try:
         sender, policy = sender_from_env(), RetryPolicy.from_env()
@@ -45,24 +41,19 @@ def send(url: str | None, interval: float | None, batch: int) -> None:
         # SIGTERM (systemd, docker stop) ends the loop between passes: a message being sent is
         # finished and recorded, not left 'sending' until its lease runs out and then sent twice.
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    engine = make_engine(url)
-    factory = make_session_factory(engine)
-    try:
-        while not stop.is_set():
-            result = drain(factory, sender, batch=batch, policy=policy)
-            if interval is None or result.sent or result.retrying or result.failed:
-                click.echo(str(result))
-            if interval is None:
-                break
-            # A full batch means more may be due: go on at once rather than after a pause.
-            if len(result.sent) + len(result.retrying) + len(result.failed) < batch:
-                stop.wait(interval)
-    except KeyboardInterrupt:
-        pass
-    except SQLAlchemyError as error:
-        fail_on_database_error("send", error)
-    finally:
-        engine.dispose()
+    with opened(url, "send") as factory:
+        try:
+            while not stop.is_set():
+                result = drain(factory, sender, batch=batch, policy=policy)
+                if interval is None or result.sent or result.retrying or result.failed:
+                    click.echo(str(result))
+                if interval is None:
+                    break
+                # A full batch means more may be due: go on at once rather than after a pause.
+                if len(result.sent) + len(result.retrying) + len(result.failed) < batch:
+                    stop.wait(interval)
+        except KeyboardInterrupt:
+            pass
 
 
 SEND_COMMANDS = [send]

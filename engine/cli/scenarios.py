@@ -13,8 +13,6 @@ definitions folder. `notified` lists every role notified about the item so far.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,24 +23,24 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.clock import FixedClock
+from engine.access.actor import Actor
+from engine.cli.scenario_cache import TemplateDatabase, cached_load, cached_loader
+from engine.clock import DEFAULT_TIMEZONE, FixedClock
 from engine.errors import ERROR_CODES, DefinitionError, TransitionError
 from engine.language import fields
 from engine.language.compiler import parse_duration
-from engine.language.definition import SpawnAction, WorkflowDefinition
+from engine.language.definition import SpawnAction
 from engine.language.loader import DEFAULT_WORKFLOWS_DIR, ROLES_FILE, Loader, read_source
 from engine.runtime import tick, timers
-from engine.runtime.items import Actor, ItemView, create, fire, get_item
+from engine.runtime.items import ItemView, create, fire, get_item
 from engine.runtime.registry import Registry
 from engine.store.db import make_engine, make_session_factory, transaction
-from engine.store.migrate import upgrade
 from engine.store.models import Estate, Item, ItemHistory, ItemLink, Outbox, User, UserEstate, UserRole
 
 __all__ = ["DEFAULT_START", "Result", "find_scenarios", "run_paths"]
 
 DEFAULT_START = "2026-03-02T09:00:00+08:00"
 DEFAULT_ESTATE = "demo"
-TIMEZONE = "Asia/Shanghai"
 SCENARIO_KEYS = {"name", "workflow", "estate", "start_at", "steps"}
 STEP_KEYS = {"create", "fire", "advance", "as", "data", "comment", "version", "expect", "expect_error"}
 EXPECT_KEYS = {"state", "fields", "version", "spawned", "history_count", "notified", "overdue", "due"}
@@ -78,59 +76,9 @@ def find_scenarios(paths: list[Path]) -> list[Path]:
     return found
 
 
-class _Template:
-    """A SQLite database migrated once; each scenario gets a copy."""
-
-    def __init__(self) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="estateflow-scenarios-"))
-        self.path = self.folder / "template.db"
-        upgrade(f"sqlite:///{self.path}")
-        self.count = 0
-
-    def copy(self) -> Path:
-        self.count += 1
-        target = self.folder / f"scenario-{self.count}.db"
-        shutil.copyfile(self.path, target)
-        return target
-
-    def remove(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-
-# Loaders and compiled definitions outlive one run (a test runs each scenario file on its own),
-# each kept while the files it was read from are unchanged.
-_LOADERS: dict[Path, tuple[tuple[Any, ...], Loader]] = {}
-_DEFINITIONS: dict[tuple[Any, ...], WorkflowDefinition] = {}
-
-
-def _stamp(*paths: Path) -> tuple[Any, ...]:
-    return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in paths if p.exists())
-
-
-def _folder_stamp(folder: Path) -> tuple[Any, ...]:
-    return _stamp(*sorted([*folder.glob("*.yaml"), *folder.glob("estates/*/*.yaml")]))
-
-
-def _cached_loader(folder: Path) -> Loader:
-    key = Path(folder).resolve()
-    stamp = _folder_stamp(key)
-    hit = _LOADERS.get(key)
-    if hit is None or hit[0] != stamp:
-        hit = _LOADERS[key] = (stamp, Loader(folder))
-    return hit[1]
-
-
-def _cached_load(loader: Loader, path: Path, estate: str) -> WorkflowDefinition:
-    folder = loader.workflows_dir.resolve()
-    key = (_LOADERS[folder][0] if folder in _LOADERS else None, _stamp(Path(path).resolve()), estate)
-    if key not in _DEFINITIONS:
-        _DEFINITIONS[key] = loader.load(path, estate=estate)
-    return _DEFINITIONS[key]
-
-
 def run_paths(paths: list[Path], workflows_dir: Path | None = None) -> Iterator[Result]:
     """Run every scenario found under `paths`, yielding results as they finish."""
-    template = _Template()
+    template = TemplateDatabase()
     loaders: dict[Path, Loader] = {}
     try:
         for path in find_scenarios(paths):
@@ -139,7 +87,7 @@ def run_paths(paths: list[Path], workflows_dir: Path | None = None) -> Iterator[
         template.remove()
 
 
-def _run_file(path: Path, workflows_dir: Path, template: _Template, loaders: dict[Path, Loader]) -> Result:
+def _run_file(path: Path, workflows_dir: Path, template: TemplateDatabase, loaders: dict[Path, Loader]) -> Result:
     source = read_source(path)
     document = source.document
     name = path.name
@@ -173,12 +121,12 @@ class Runner:
         self.registry = Registry()
         self.doc = self._check_document(document)
         self.estate = str(self.doc.get("estate", DEFAULT_ESTATE))
-        self.tz = ZoneInfo(TIMEZONE)
+        self.tz = ZoneInfo(DEFAULT_TIMEZONE)
         self.clock = FixedClock(self._start(self.doc.get("start_at", DEFAULT_START)))
         self.item: ItemView | None = None
         self.users: dict[str, Actor] = {}
         self.loader, target = self._loader(str(self.doc["workflow"]), workflows_dir, loaders)
-        self.definition = _cached_load(self.loader, target, self.estate)
+        self.definition = cached_load(self.loader, target, self.estate)
         self.calendars = timers.Calendars(self.loader.workflows_dir)
         self._set_up()
 
@@ -204,7 +152,7 @@ class Runner:
             moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
         except ValueError:
             raise self._problem(("start_at",), f"'{value}' is not a time such as {DEFAULT_START}") from None
-        return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(TIMEZONE))
+        return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(DEFAULT_TIMEZONE))
 
     def _loader(self, workflow: str, workflows_dir: Path, loaders: dict[Path, Loader]) -> tuple[Loader, Path]:
         if workflow.endswith((".yaml", ".yml")):
@@ -217,13 +165,13 @@ class Runner:
             raise self._problem(("workflow",), f"no workflow '{workflow}' ({target} does not exist)")
         key = Path(folder).resolve()
         if key not in loaders:
-            loaders[key] = _cached_loader(key)
+            loaders[key] = cached_loader(key)
         return loaders[key], target
 
     def _set_up(self) -> None:
         """The estate, and every workflow the scenario may reach (itself and what it spawns)."""
         with transaction(self.factory) as session:
-            session.add(Estate(id=self.estate, name=self.estate, timezone=TIMEZONE))
+            session.add(Estate(id=self.estate, name=self.estate, timezone=DEFAULT_TIMEZONE))
             pending, seen = [self.definition], {self.definition.id}
             while pending:
                 definition = pending.pop()
@@ -233,7 +181,7 @@ class Runner:
                     if isinstance(action, SpawnAction) and action.workflow not in seen:
                         seen.add(action.workflow)
                         path = self.loader.workflows_dir / f"{action.workflow}.yaml"
-                        pending.append(_cached_load(self.loader, path, self.estate))
+                        pending.append(cached_load(self.loader, path, self.estate))
 
     def actor(self, role: str) -> Actor:
         """A user of the estate holding just `role` (created on first use)."""

@@ -1,4 +1,4 @@
-"""The time-limit commands of the `estateflow` CLI: `tick` and `due` (registered by engine/cli/database.py).
+"""The time-limit commands of the `estateflow` CLI: `tick` and `due` (registered by engine/cli/main.py).
 
 Both print numbers, workflow titles, state and role labels and times only: never a
 field value, so never personal data.
@@ -10,6 +10,7 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,17 +19,15 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from engine.cli.database import fail_on_database_error
+from engine.cli.common import URL_OPTION, opened
 
 if TYPE_CHECKING:  # kept out of the import: `estateflow validate` starts without SQLAlchemy
-    from sqlalchemy.orm import Session
+    from sqlalchemy.orm import Session, sessionmaker
 
     from engine.runtime.registry import Registry
 
 __all__ = ["DueLine", "due_cmd", "due_soon", "tick_cmd"]
 
-URL_OPTION = click.option("--url", envvar="ESTATEFLOW_DATABASE_URL", default=None,
-                          help="Database URL (default: $ESTATEFLOW_DATABASE_URL, else sqlite:///instance/estateflow.db).")
 NO_ROLE = "（无升级对象）"
 
 
@@ -79,19 +78,9 @@ def due_soon(session: Session, now: datetime, hours: float, *,
               help="Look from this time instead of now (e.g. 2026-03-02T09:00+0800).")
 def due_cmd(url: str | None, hours: float, at: datetime | None) -> None:
     """What falls due within the next N hours, per estate and escalation role."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from engine.store.db import make_engine, make_session_factory
-
     now = at.astimezone(UTC) if at is not None else datetime.now(UTC)
-    engine = make_engine(url)
-    try:
-        with make_session_factory(engine, readonly=True)() as session:
-            groups = due_soon(session, now, hours)
-    except SQLAlchemyError as error:
-        fail_on_database_error("read the limits", error)
-    finally:
-        engine.dispose()
+    with opened(url, "read the limits", readonly=True) as factory, factory() as session:
+        groups = due_soon(session, now, hours)
     if not groups:
         click.echo(f"nothing falls due within {hours:g} h")
         return
@@ -118,12 +107,9 @@ def due_cmd(url: str | None, hours: float, at: datetime | None) -> None:
 @click.option("--send", "drain", is_flag=True, help="After each pass, send the outbox too (as `estateflow send`).")
 def tick_cmd(url: str | None, workflows_dir: Path | None, interval: float | None, batch: int, drain: bool) -> None:
     """Fire every due warning, escalation and timed transition once (safe with several workers)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from engine.clock import SystemClock
     from engine.runtime.tick import tick
     from engine.runtime.timers import Calendars
-    from engine.store.db import make_engine, make_session_factory
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -132,30 +118,25 @@ def tick_cmd(url: str | None, workflows_dir: Path | None, interval: float | None
     if interval is not None and threading.current_thread() is threading.main_thread():
         # Stop between passes: each row is its own transaction, so even a hard kill loses nothing.
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    engine = make_engine(url)
-    factory = make_session_factory(engine)
     calendars, clock, failed = Calendars(workflows_dir), SystemClock(), 0
-    try:
-        while not stop.is_set():
-            report = tick(factory, clock, calendars=calendars, batch=batch)
-            failed = report.failed
-            if interval is None or report.handled or report.busy or report.failed:
-                click.echo(f"tick: {report}")
-            if send is not None:
-                send(factory)
-            if interval is None:
-                break
-            stop.wait(interval)
-    except KeyboardInterrupt:
-        pass
-    except SQLAlchemyError as error:
-        fail_on_database_error("tick", error)
-    finally:
-        engine.dispose()
+    with opened(url, "tick") as factory:
+        try:
+            while not stop.is_set():
+                report = tick(factory, clock, calendars=calendars, batch=batch)
+                failed = report.failed
+                if interval is None or report.handled or report.busy or report.failed:
+                    click.echo(f"tick: {report}")
+                if send is not None:
+                    send(factory)
+                if interval is None:
+                    break
+                stop.wait(interval)
+        except KeyboardInterrupt:
+            pass
     sys.exit(1 if failed else 0)
 
 
-def _sender():  # type: ignore[no-untyped-def]
+def _sender() -> Callable[[sessionmaker[Session]], None]:
     """A function draining the outbox with the sender configured in the environment."""
     try:
         from engine.runtime.outbox import RetryPolicy, drain, sender_from_env
@@ -165,7 +146,7 @@ def _sender():  # type: ignore[no-untyped-def]
         click.echo(f"cannot send: {error}", err=True)
         sys.exit(1)
 
-    def send(factory):  # type: ignore[no-untyped-def]
+    def send(factory: sessionmaker[Session]) -> None:
         result = drain(factory, sender, policy=policy)
         if result.sent or result.retrying or result.failed:
             click.echo(str(result))

@@ -2,7 +2,8 @@
 
 Each action is planned before anything is written (a spawn that cannot be made
 fails the whole fire with nothing written) and returns a writer that runs after
-the item's version-checked update, in the same transaction.
+the item's version-checked update, in the same transaction, through
+engine/runtime/writes.py (the rows it builds are the ones create and tick write too).
 """
 
 from __future__ import annotations
@@ -10,18 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from engine.access.actor import Actor
 from engine.errors import InvalidFields, ItemNotFound
 from engine.language import fields
 from engine.language.definition import Action, NotifyAction, SpawnAction, WorkflowDefinition
+from engine.runtime.registry import Registry
+from engine.runtime.timers import Calendars
+from engine.runtime.writes import add_notifications, insert_new_item
 from engine.store import queries
-
-if TYPE_CHECKING:
-    from engine.runtime.items import Actor
-    from engine.runtime.registry import Registry
 
 __all__ = ["ACTIONS", "ActionContext", "Writer", "plan"]
 
@@ -43,6 +44,8 @@ class ActionContext:
     now: datetime
     tz: tzinfo
     registry: Registry
+    calendars: Calendars
+    """The working calendars the item's limits count by (a spawned item's too)."""
 
 
 def template_values(ctx: ActionContext) -> dict[str, str]:
@@ -62,19 +65,16 @@ def template_values(ctx: ActionContext) -> dict[str, str]:
 def _notify(_session: Session, ctx: ActionContext, action: Action) -> Writer:
     assert isinstance(action, NotifyAction)
     body = action.template.render(template_values(ctx))
-    subject = f"{ctx.definition.title} {ctx.number}"
-    rows = [
-        {"item_id": ctx.item_id, "estate_id": ctx.estate_id, "created_at": ctx.now, "role": role,
-         "subject": subject, "body": body, "status": "pending", "attempts": 0, "next_attempt_at": ctx.now}
-        for role in action.roles
-    ]
-    return lambda session: queries.add_outbox(session.connection(), rows)
+
+    def write(session: Session) -> None:
+        add_notifications(session.connection(), definition=ctx.definition, item_id=ctx.item_id, number=ctx.number,
+                          estate_id=ctx.estate_id, roles=action.roles, body=body, now=ctx.now)
+
+    return write
 
 
 def _spawn(session: Session, ctx: ActionContext, action: Action) -> Writer:
     assert isinstance(action, SpawnAction)
-    from engine.runtime.items import insert_new_item  # runtime imports this module
-
     current = ctx.registry.current(session, action.workflow, ctx.estate_id)
     if current is None:
         raise ItemNotFound(f"没有已发布的流程 {action.workflow}", workflow=action.workflow)
@@ -100,7 +100,7 @@ def _spawn(session: Session, ctx: ActionContext, action: Action) -> Writer:
         child = insert_new_item(
             session, definition=target, definition_id=current.id, definition_version=current.version,
             estate_id=ctx.estate_id, values=values, actor=ctx.actor, now=ctx.now,
-            comment=f"由 {ctx.number} 派生",
+            comment=f"由 {ctx.number} 派生", calendars=ctx.calendars,
         )
         queries.add_links(session.connection(), ctx.item_id, child)
 

@@ -8,10 +8,12 @@ The caller owns the transaction (`with engine.store.transaction(factory) as s:`)
 these functions never commit. Every check runs before the first write, and the
 first write is the version-checked UPDATE, so a refused call writes nothing and
 raises its typed error (engine/errors.py); a busy database becomes `Conflict`.
+Who may act is engine/access/permissions.py's answer: the create rule, the role check
+of step 3 and the rule `available` applies (the same one the item page and 我的待办 use).
 The compiled definition comes from the registry (once per published version);
 the hot path uses Core statements (engine/store/queries.py), not ORM objects.
 Entering a state stores its time limits (engine/runtime/timers.py) in the same transaction,
-counted by the estate's calendar from `calendars` (default: engine.runtime.timers.active()).
+counted by the estate's calendar from `calendars` (default: engine.runtime.timers.CALENDARS).
 """
 
 from __future__ import annotations
@@ -26,52 +28,23 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
+from engine.access import permissions
+from engine.access.actor import Actor
 from engine.clock import Clock, SystemClock
-from engine.errors import Conflict, GuardFailed, InvalidFields, ItemNotFound, NotPermitted, UnknownTransition
+from engine.errors import Conflict, GuardFailed, InvalidFields, ItemNotFound, UnknownTransition
 from engine.language import fields
-from engine.language.definition import SYSTEM_ROLE, TransitionDef, WorkflowDefinition
-from engine.language.machine import branch_order
+from engine.language.definition import TransitionDef, WorkflowDefinition
 from engine.runtime import actions, timers
 from engine.runtime.registry import REGISTRY, Registry
+from engine.runtime.writes import insert_new_item
 from engine.store import queries
 from engine.store.db import translate_busy
-from engine.store.models import Estate, User, UserEstate, UserRole
+from engine.store.models import Estate
 
-__all__ = [
-    "Actor", "Availability", "ItemView", "Reason", "available", "create", "fire", "get_item", "load_actor",
-]
+__all__ = ["ItemView", "available", "create", "fire", "get_item"]
 
 _SYSTEM_CLOCK = SystemClock()
 _UNDECLARED = "没有这个字段"
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who acts: a user (id, name, roles, estates), or the system (`user_id` None, every estate)."""
-
-    user_id: int | None
-    name: str
-    roles: frozenset[str]
-    estates: frozenset[str] | None
-    """None only for the system actor: it works in every estate."""
-
-    @classmethod
-    def system(cls) -> Actor:
-        """The built-in actor of timers: skips role checks, never guards."""
-        return cls(None, "系统", frozenset({SYSTEM_ROLE}), None)
-
-    @property
-    def is_system(self) -> bool:
-        """Whether this is the system actor."""
-        return self.user_id is None and self.estates is None
-
-    def works_in(self, estate_id: str) -> bool:
-        """Whether the actor sees items of `estate_id`."""
-        return self.estates is None or estate_id in self.estates
-
-    def may(self, transition: TransitionDef) -> bool:
-        """Whether the actor's roles allow `transition` (a transition without roles is the system's)."""
-        return self.is_system or not self.roles.isdisjoint(transition.roles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,48 +69,6 @@ class ItemView:
     overdue: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Reason:
-    """Why a transition cannot be fired now; `code` is an error code."""
-
-    code: str
-    message: str
-    fields: tuple[str, ...] = ()
-    roles: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Availability:
-    """One transition name leaving the item's state, as the actor sees it.
-
-    `allowed`: the actor's roles permit it and a branch's guard holds on the stored
-    values. `needs`: the chosen branch's `require` fields still empty, which the
-    form must ask for. `reasons` explains every obstacle (role, guard, fields).
-    """
-
-    name: str
-    label: str
-    to: str | None
-    allowed: bool
-    needs: tuple[str, ...] = ()
-    reasons: tuple[Reason, ...] = ()
-
-    @property
-    def ready(self) -> bool:
-        """Allowed and nothing left to fill in."""
-        return self.allowed and not self.needs
-
-
-def load_actor(session: Session, user_id: int) -> Actor:
-    """The actor for a stored user, with its roles and estates."""
-    user = session.get(User, user_id)
-    if user is None or not user.active:
-        raise ItemNotFound("没有这个用户", user_id=user_id)
-    roles = session.scalars(select(UserRole.role).where(UserRole.user_id == user_id)).all()
-    estates = session.scalars(select(UserEstate.estate_id).where(UserEstate.user_id == user_id)).all()
-    return Actor(user.id, user.display_name, frozenset(roles), frozenset(estates))
-
-
 def _view(row: Row[Any] | Mapping[str, Any], definition: WorkflowDefinition, **changed: Any) -> ItemView:
     data = row._mapping if isinstance(row, Row) else row
     merged = {**data, **changed}
@@ -156,7 +87,7 @@ def _view(row: Row[Any] | Mapping[str, Any], definition: WorkflowDefinition, **c
 
 def _load(session: Session, item_id: int, actor: Actor) -> Row[Any]:
     row = queries.item_row(session.connection(), item_id)
-    if row is None or not actor.works_in(row.estate_id):
+    if row is None or not permissions.works_in(actor, row.estate_id):
         # Another estate's item is answered exactly like a missing one.
         raise ItemNotFound(f"没有这个工单 (item {item_id})", item_id=item_id)
     return row
@@ -189,36 +120,9 @@ def parse_data(definition: WorkflowDefinition, data: Mapping[str, Any] | None, t
     return parsed
 
 
-def insert_new_item(session: Session, *, definition: WorkflowDefinition, definition_id: int,
-                    definition_version: int, estate_id: str, values: Mapping[str, Any], actor: Actor,
-                    now: datetime, comment: str | None, tz: tzinfo | None = None) -> int:
-    """Write a new item in its initial state (version 1), its time limits and first history row; returns its id.
-
-    `tz` is the estate's time zone (date fields as limits start at 00:00 there); default: its calendar's.
-    """
-    initial = definition.initial_state.name
-    db = session.connection()
-    number = queries.next_number(db, estate_id, definition.number_prefix)
-    data = fields.encode(definition.fields, values)
-    calendar = timers.active().for_estate(estate_id)
-    time_columns, deadlines = timers.plan_entry(definition, initial, values, now, calendar, tz or calendar.tz)
-    item_id = queries.insert_item(db, {
-        "estate_id": estate_id, "number": number, "workflow_id": definition.id, "definition_id": definition_id,
-        "definition_version": definition_version, "state": initial, "data": data, "version": 1,
-        "created_at": now, "updated_at": now, "created_by": actor.user_id, **time_columns,
-    })
-    queries.add_deadlines(db, [{"item_id": item_id, **row} for row in deadlines])
-    queries.add_history(db, {
-        "item_id": item_id, "kind": "transition", "transition": None, "event": None, "from_state": None,
-        "to_state": initial, "actor_id": actor.user_id, "actor_name": actor.name, "at": now,
-        "changes": {name: [None, value] for name, value in data.items()}, "comment": comment,
-    })
-    return item_id
-
-
 def create(session: Session, *, workflow: str, estate: str, actor: Actor, data: Mapping[str, Any] | None,
            comment: str | None = None, clock: Clock | None = None, registry: Registry = REGISTRY,
-           calendars: timers.Calendars | None = None) -> ItemView:
+           calendars: timers.Calendars = timers.CALENDARS) -> ItemView:
     """Register a new item of `workflow` in `estate`, on the newest published version.
 
     Raises:
@@ -226,9 +130,9 @@ def create(session: Session, *, workflow: str, estate: str, actor: Actor, data: 
         ItemNotFound: no such estate, or the workflow is not published.
         InvalidFields: an undeclared or ill-typed field, or a `required` field missing.
     """
-    with translate_busy(), timers.using(calendars):
-        if not actor.works_in(estate):
-            raise NotPermitted(f"你不在小区 {estate} 工作", estate=estate)
+    with translate_busy():
+        # The estate half of the rule first: another estate's existence is not told.
+        permissions.check_estate(actor, estate)
         place = session.execute(select(Estate.timezone).where(Estate.id == estate)).first()
         if place is None:
             raise ItemNotFound(f"没有这个小区: {estate}", estate=estate)
@@ -236,8 +140,7 @@ def create(session: Session, *, workflow: str, estate: str, actor: Actor, data: 
         if current is None:
             raise ItemNotFound(f"没有已发布的流程: {workflow}", workflow=workflow)
         definition = current.definition
-        if not actor.is_system and actor.roles.isdisjoint(definition.create_roles):
-            raise NotPermitted(f"你的角色不能登记{definition.title}", roles=list(definition.create_roles))
+        permissions.check_create(session, actor, definition, estate)
         tz = ZoneInfo(place.timezone)
         # Ill-typed and missing fields are reported together: the form shows every mistake at once.
         try:
@@ -252,21 +155,14 @@ def create(session: Session, *, workflow: str, estate: str, actor: Actor, data: 
         now = (clock or _SYSTEM_CLOCK).now()
         item_id = insert_new_item(
             session, definition=definition, definition_id=current.id, definition_version=current.version,
-            estate_id=estate, values=values, actor=actor, now=now, comment=comment, tz=tz,
+            estate_id=estate, values=values, actor=actor, now=now, comment=comment, calendars=calendars, tz=tz,
         )
         return get_item(session, item_id, actor, registry=registry)
 
 
-def _choose(candidates: tuple[TransitionDef, ...], values: Mapping[str, Any], now: datetime) -> TransitionDef | None:
-    for transition in branch_order(candidates):
-        if transition.when is None or bool(transition.when.evaluate(values, now)):
-            return transition
-    return None
-
-
 def fire(session: Session, item_id: int, transition: str, actor: Actor, data: Mapping[str, Any] | None = None,
          comment: str | None = None, version: int | None = None, *, clock: Clock | None = None,
-         registry: Registry = REGISTRY, calendars: timers.Calendars | None = None) -> ItemView:
+         registry: Registry = REGISTRY, calendars: timers.Calendars = timers.CALENDARS) -> ItemView:
     """Fire `transition` on an item: check, apply, record (design.md "Runtime rules").
 
     Args:
@@ -276,7 +172,7 @@ def fire(session: Session, item_id: int, transition: str, actor: Actor, data: Ma
     Raises:
         ItemNotFound, Conflict, UnknownTransition, NotPermitted, InvalidFields, GuardFailed.
     """
-    with translate_busy(), timers.using(calendars):
+    with translate_busy():
         row = _load(session, item_id, actor)  # 1
         if version is not None and version != row.version:
             raise Conflict(version, row.version)
@@ -285,18 +181,13 @@ def fire(session: Session, item_id: int, transition: str, actor: Actor, data: Ma
         if not candidates:
             raise UnknownTransition(f"状态“{definition.states[row.state].label}”下没有操作 {transition}",
                                     transition=transition, state=row.state)
-        if not actor.is_system:  # 3
-            allowed = tuple(t for t in candidates if actor.may(t))
-            if not allowed:
-                roles = sorted({r for t in candidates for r in t.roles})
-                raise NotPermitted(f"你的角色不能执行 {transition}", transition=transition, roles=roles)
-            candidates = allowed
+        candidates = permissions.permitted_branches(actor, transition, candidates)  # 3
         tz = ZoneInfo(row.timezone)
         stored = fields.decode(definition.fields, row.data)
         working = {**stored, **parse_data(definition, data, tz)}  # 4
         now = (clock or _SYSTEM_CLOCK).now()
         local = now.astimezone(tz)
-        chosen = _choose(candidates, working, local)  # 5
+        chosen = definition.choose(candidates, working, local)  # 5
         if chosen is None:
             conditions = [t.when.source for t in candidates if t.when is not None]
             raise GuardFailed(f"不满足“{candidates[0].label}”的条件：{'；'.join(conditions)}",
@@ -304,12 +195,12 @@ def fire(session: Session, item_id: int, transition: str, actor: Actor, data: Ma
         missing = {name: "必填" for name in chosen.require if not fields.is_filled(working.get(name))}  # 6
         if missing:
             raise InvalidFields(missing)
-        return _apply(session, row, definition, chosen, working, actor, comment, now, tz, registry)
+        return _apply(session, row, definition, chosen, working, actor, comment, now, tz, registry, calendars)
 
 
 def _apply(session: Session, row: Row[Any], definition: WorkflowDefinition, chosen: TransitionDef,
            working: dict[str, Any], actor: Actor, comment: str | None, now: datetime, tz: tzinfo,
-           registry: Registry) -> ItemView:
+           registry: Registry, calendars: timers.Calendars) -> ItemView:
     """Step 7: set, new state, version + 1, time limits, history, actions; the update comes first."""
     local = now.astimezone(tz)
     problems: dict[str, str] = {}
@@ -325,7 +216,7 @@ def _apply(session: Session, row: Row[Any], definition: WorkflowDefinition, chos
     old = row.data
     changes = {name: [old.get(name), data.get(name)] for name in {**old, **data} if old.get(name) != data.get(name)}
     ctx = actions.ActionContext(row.id, row.number, row.estate_id, row.estate_name, chosen.dest, definition,
-                                working, actor, now, tz, registry)
+                                working, actor, now, tz, registry, calendars)
     writers = actions.plan(session, ctx, chosen.actions)
     columns: dict[str, Any] = {"state": chosen.dest, "data": data, "version": row.version + 1, "updated_at": now}
     # Every transition enters its target, a self-transition too (its limits restart). Without
@@ -338,7 +229,7 @@ def _apply(session: Session, row: Row[Any], definition: WorkflowDefinition, chos
     if not queries.update_item(db, row.id, row.version, columns):
         raise Conflict(row.version, queries.item_version(db, row.id))
     if not plain:
-        calendar = timers.active().for_estate(row.estate_id)
+        calendar = calendars.for_estate(row.estate_id)
         entered, was_overdue = timers.move(db, row.id, definition, row.state, chosen.dest, working, now, calendar, tz)
         columns.update(entered)
         if was_overdue:
@@ -356,35 +247,16 @@ def _apply(session: Session, row: Row[Any], definition: WorkflowDefinition, chos
 
 
 def available(session: Session, item: int | ItemView, actor: Actor, *, clock: Clock | None = None,
-              registry: Registry = REGISTRY) -> list[Availability]:
+              registry: Registry = REGISTRY) -> list[permissions.Availability]:
     """Every transition name leaving the item's state, allowed or with the reasons it is not.
 
-    Guards are evaluated on the stored values (data typed into the form may change
-    the answer; `fire` checks again).
+    The rule is engine/access/permissions.py's, the one the item page and 我的待办 use:
+    guards are judged on the stored values, or over what the step's form may be given
+    (`fire` checks again on what is typed). Reasons name roles by their labels.
     """
     row = _load(session, item if isinstance(item, int) else item.id, actor)
     definition = registry.compiled(session, row.definition_id, row.content_hash)
     stored = fields.decode(definition.fields, row.data)
     local = (clock or _SYSTEM_CLOCK).now().astimezone(ZoneInfo(row.timezone))
-    leaving = definition.transitions_from(row.state)
-    result = []
-    for name in dict.fromkeys(t.name for t in leaving):
-        branches = tuple(t for t in leaving if t.name == name)
-        permitted = tuple(t for t in branches if actor.may(t))
-        chosen = _choose(permitted or branches, stored, local)
-        reasons: list[Reason] = []
-        if not permitted:
-            roles = tuple(sorted({r for t in branches for r in t.roles}))
-            text = "只能由系统自动执行" if not roles else "需要以下角色之一：" + "、".join(roles)
-            reasons.append(Reason("not_permitted", text, roles=roles))
-        if chosen is None:
-            sources = "；".join(t.when.source for t in branches if t.when is not None)
-            reasons.append(Reason("guard_failed", f"条件不满足：{sources}"))
-        needs = tuple(f for f in chosen.require if not fields.is_filled(stored.get(f))) if chosen else ()
-        if needs:
-            labels = "、".join(definition.fields[f].label for f in needs)
-            reasons.append(Reason("invalid_fields", f"需要填写：{labels}", fields=needs))
-        shown = chosen or branches[0]
-        result.append(Availability(name, shown.label, chosen.dest if chosen else None,
-                                   bool(permitted) and chosen is not None, needs, tuple(reasons)))
-    return result
+    labels = permissions.role_labels(session)
+    return list(permissions.availability(definition, row.state, stored, local, actor, labels))

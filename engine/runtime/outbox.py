@@ -226,7 +226,7 @@ class RetryPolicy:
 
     def delay(self, attempts: int) -> timedelta:
         """The wait after the `attempts`-th failed attempt."""
-        return min(self.base * (2 ** max(attempts - 1, 0)), self.cap)
+        return min(self.base * (1 << max(attempts - 1, 0)), self.cap)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RetryPolicy:
@@ -307,7 +307,7 @@ def claim_next(factory: sessionmaker[Session], now: datetime, policy: RetryPolic
         if row_id is None:
             return None
         # The WHERE repeats the due condition: this update, not the select, decides who owns the row.
-        claimed = session.execute(
+        claimed = session.connection().execute(
             update(outbox).where(outbox.c.id == row_id, *_due(now))
             .values(status="sending", attempts=outbox.c.attempts + 1, next_attempt_at=now + policy.lease)
         )

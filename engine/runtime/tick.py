@@ -21,12 +21,14 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.access.actor import Actor
 from engine.clock import Clock
 from engine.errors import Conflict, TransitionError
 from engine.language.definition import WorkflowDefinition
-from engine.runtime.items import Actor, fire
+from engine.runtime.items import fire
 from engine.runtime.registry import REGISTRY, Registry
-from engine.runtime.timers import Calendars, limit_text, rule_of, using
+from engine.runtime.timers import CALENDARS, Calendars, limit_text, rule_of
+from engine.runtime.writes import add_notifications
 from engine.store import queries
 from engine.store.db import make_session_factory, transaction
 
@@ -72,10 +74,11 @@ class _Job:
     now: datetime
     clock: Clock
     registry: Registry
+    calendars: Calendars
 
 
 def tick(factory: sessionmaker[Session], clock: Clock, *, registry: Registry = REGISTRY,
-         calendars: Calendars | None = None, batch: int = 500) -> TickReport:
+         calendars: Calendars = CALENDARS, batch: int = 500) -> TickReport:
     """One pass: handle every row due by now, earliest first, each in a transaction of its own.
 
     Safe with several workers: a row is claimed by a conditional UPDATE (and, on
@@ -91,20 +94,19 @@ def tick(factory: sessionmaker[Session], clock: Clock, *, registry: Registry = R
         # Rows written during the pass (a timed transition entering a state) wait for the next
         # one: two states whose timers fire at once into each other must not loop forever.
         last = queries.last_deadline_id(session.connection())
-    with using(calendars):
-        while True:
-            with reader() as session:
-                candidates = queries.due_candidates(session.connection(), now, batch, last)
-            before = report.handled
-            for candidate in candidates:
-                outcome = _handle(factory, candidate.id, candidate.item_id, clock, registry)
-                setattr(report, outcome, getattr(report, outcome) + 1)
-            if report.handled == before:  # nothing left, or only rows others hold
-                return report
+    while True:
+        with reader() as session:
+            candidates = queries.due_candidates(session.connection(), now, batch, last)
+        before = report.handled
+        for candidate in candidates:
+            outcome = _handle(factory, candidate.id, candidate.item_id, clock, registry, calendars)
+            setattr(report, outcome, getattr(report, outcome) + 1)
+        if report.handled == before:  # nothing left, or only rows others hold
+            return report
 
 
 def advance(factory: sessionmaker[Session], clock: Any, until: datetime, *, registry: Registry = REGISTRY,
-            calendars: Calendars | None = None, limit: int = 10_000) -> int:
+            calendars: Calendars = CALENDARS, limit: int = 10_000) -> int:
     """Move a FixedClock to `until`, stopping at each due time event on the way for a tick pass.
 
     So an escalation ladder spanning the interval plays out in order, each step at its
@@ -129,7 +131,8 @@ def _next_due(factory: sessionmaker[Session], until: datetime) -> datetime | Non
         return queries.next_due(session.connection(), until)
 
 
-def _handle(factory: sessionmaker[Session], deadline_id: int, item_id: int, clock: Clock, registry: Registry) -> str:
+def _handle(factory: sessionmaker[Session], deadline_id: int, item_id: int, clock: Clock, registry: Registry,
+            calendars: Calendars) -> str:
     try:
         with transaction(factory) as session:
             db = session.connection()
@@ -143,7 +146,7 @@ def _handle(factory: sessionmaker[Session], deadline_id: int, item_id: int, cloc
             if item is None or item.state != row.state or (item.paused_since is not None and row.kind != "timer"):
                 raise _Unclaim
             definition = registry.compiled(session, item.definition_id, item.content_hash)
-            job = _Job(session, row, item, definition, now, clock, registry)
+            job = _Job(session, row, item, definition, now, clock, registry, calendars)
             return _HANDLERS[row.kind](job)
     except (_Unclaim, Conflict):
         return "busy"
@@ -162,12 +165,9 @@ def _event(job: _Job, event: str, comment: str, changes: dict[str, Any]) -> None
 
 
 def _notify(job: _Job, body: str) -> None:
-    subject = f"{job.definition.title} {job.item.number}"
-    queries.add_outbox(job.session.connection(), [
-        {"item_id": job.item.id, "estate_id": job.item.estate_id, "created_at": job.now, "role": role,
-         "subject": subject, "body": body, "status": "pending", "attempts": 0, "next_attempt_at": job.now}
-        for role in job.row.roles or ()
-    ])
+    add_notifications(job.session.connection(), definition=job.definition, item_id=job.item.id,
+                      number=job.item.number, estate_id=job.item.estate_id, roles=job.row.roles or (), body=body,
+                      now=job.now)
 
 
 def _describe(job: _Job) -> tuple[str, str]:
@@ -208,7 +208,7 @@ def _fire(job: _Job, comment: str) -> bool:
     try:
         with job.session.begin_nested():
             fire(job.session, job.item.id, name, Actor.system(), None, comment, job.item.version,
-                 clock=job.clock, registry=job.registry)
+                 clock=job.clock, registry=job.registry, calendars=job.calendars)
     except Conflict:
         raise
     except TransitionError as error:

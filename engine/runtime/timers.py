@@ -3,6 +3,10 @@
     plan_entry(...)  the columns and item_deadlines rows of an item created in a state
     move(...)        after a transition's version-checked update: cancel, suspend, resume, compute
     status(...)      'not_yet' | 'due' | 'overdue' | 'none' for the item's current state
+    Calendars        each estate's working calendar; CALENDARS is the process-wide default
+
+create, fire and tick take the Calendars to count by as an argument (default CALENDARS)
+and hand it down; the functions here take the one estate's Calendar.
 
 A limit runs from `since` (entered, created, or a date/datetime field: 00:00 local of a
 date) for `within` (calendar time, or working time by the estate's calendar: `d` and `w`
@@ -18,9 +22,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ from engine.language.definition import Duration, WorkflowDefinition
 from engine.language.loader import CALENDAR_FILE, DEFAULT_WORKFLOWS_DIR, ESTATES_DIR
 from engine.store import queries
 
-__all__ = ["Calendars", "active", "limit_text", "move", "plan_entry", "rule_of", "status", "timeless", "using"]
+__all__ = ["CALENDARS", "Calendars", "limit_text", "move", "plan_entry", "rule_of", "status", "timeless"]
 
 log = logging.getLogger("estateflow.timers")
 _ESTATE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -47,18 +49,24 @@ class Calendars:
 
     `<dir>/estates/<estate>/calendar.yaml`, else `<dir>/calendar.yaml`, else the
     built-in default (09:00-12:00, 13:30-18:00, Monday to Friday, no holidays). The
-    folder defaults to $ESTATEFLOW_WORKFLOWS, else `workflows/`.
+    folder defaults to $ESTATEFLOW_WORKFLOWS, else `workflows/` (looked up when used).
     """
 
     def __init__(self, workflows_dir: Path | str | None = None) -> None:
-        self.folder = Path(workflows_dir or os.environ.get("ESTATEFLOW_WORKFLOWS") or DEFAULT_WORKFLOWS_DIR)
+        self._workflows_dir = workflows_dir
         self._cache: dict[Path, tuple[int, Calendar]] = {}
         self._lock = threading.Lock()
 
+    @property
+    def folder(self) -> Path:
+        """The definitions folder the calendar files are read from."""
+        return Path(self._workflows_dir or os.environ.get("ESTATEFLOW_WORKFLOWS") or DEFAULT_WORKFLOWS_DIR)
+
     def for_estate(self, estate_id: str) -> Calendar:
         """The calendar limits of `estate_id` count by."""
-        own = [self.folder / ESTATES_DIR / estate_id / CALENDAR_FILE] if _ESTATE_ID.match(estate_id) else []
-        for path in [*own, self.folder / CALENDAR_FILE]:
+        folder = self.folder
+        own = [folder / ESTATES_DIR / estate_id / CALENDAR_FILE] if _ESTATE_ID.match(estate_id) else []
+        for path in [*own, folder / CALENDAR_FILE]:
             try:
                 stamp = path.stat().st_mtime_ns
             except OSError:
@@ -78,30 +86,8 @@ class Calendars:
         return Calendar()
 
 
-_ACTIVE: ContextVar[Calendars | None] = ContextVar("estateflow_calendars", default=None)
-_default: Calendars | None = None
-
-
-def active() -> Calendars:
-    """The calendars of the current create/fire/tick (spawned items use them too), else the default."""
-    global _default
-    found = _ACTIVE.get()
-    if found is not None:
-        return found
-    if _default is None:
-        _default = Calendars()
-    return _default
-
-
-@contextmanager
-def using(calendars: Calendars | None) -> Iterator[Calendars]:
-    """Make `calendars` the active ones inside the block (None: keep the current ones)."""
-    chosen = calendars or active()
-    token = _ACTIVE.set(chosen)
-    try:
-        yield chosen
-    finally:
-        _ACTIVE.reset(token)
+CALENDARS = Calendars()
+"""The process-wide default: $ESTATEFLOW_WORKFLOWS, else `workflows/` (files are read on first use)."""
 
 
 # -- computing deadlines -------------------------------------------------------------------
@@ -110,9 +96,8 @@ def using(calendars: Calendars | None) -> Iterator[Calendars]:
 def _add(calendar: Calendar, start: datetime, duration: Duration, working: bool) -> datetime:
     if not (working or duration.working):
         return start + duration.delta
-    amount, unit = int(duration.text[:-1]), duration.text[-1]
-    if unit in "dw":
-        return calendar.add_working_days(start, amount * (5 if unit == "w" else 1))
+    if duration.unit in "dw":
+        return calendar.add_working_days(start, duration.amount * (5 if duration.unit == "w" else 1))
     return calendar.add_working(start, duration.delta)
 
 
@@ -121,7 +106,7 @@ def limit_text(duration: Duration | None, working: bool, by: str | None) -> str:
     if by == "end_of_day" or duration is None:
         return "当天"
     units = _WORKING_UNIT if working or duration.working else _UNIT
-    return f"{duration.text[:-1]}{units[duration.text[-1]]}"
+    return f"{duration.amount}{units[duration.unit]}"
 
 
 def _moment(name: str, values: Mapping[str, Any], entered: datetime, created: datetime,
@@ -167,11 +152,11 @@ def plan(definition: WorkflowDefinition, state: str, values: Mapping[str, Any], 
                          "fire": None})
     for timer in spec.timers:
         if timer.at is not None:
-            due = _moment(timer.at, values, entered, created, tz)
+            fires = _moment(timer.at, values, entered, created, tz)
         else:
-            due = _add(calendar, entered, timer.after, timer.working) if timer.after else None
-        if due is not None:
-            rows.append({"state": state, "kind": "timer", "rule_index": timer.index, "due_at": due,
+            fires = _add(calendar, entered, timer.after, timer.working) if timer.after else None
+        if fires is not None:
+            rows.append({"state": state, "kind": "timer", "rule_index": timer.index, "due_at": fires,
                          "opens_at": None, "roles": [], "fire": timer.fire})
     return rows
 

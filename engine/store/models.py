@@ -17,6 +17,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import DateTime, TypeDecorator
 
+from engine.clock import DEFAULT_TIMEZONE
+
 __all__ = [
     "Base", "Counter", "Estate", "Item", "ItemDeadline", "ItemHistory", "ItemLink", "Outbox", "User", "UserEstate",
     "UserRole", "UTCDateTime", "WorkflowVersion",
@@ -67,7 +69,7 @@ class Estate(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai", server_default="Asia/Shanghai")
+    timezone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIMEZONE, server_default=DEFAULT_TIMEZONE)
 
 
 class User(Base):

@@ -209,7 +209,7 @@ def next_due(db: Connection, until: datetime) -> datetime | None:
     """The earliest due_at of a runnable pending row, if it is not after `until`."""
     stmt = (select(func.min(deadlines.c.due_at)).join_from(deadlines, items, items.c.id == deadlines.c.item_id)
             .where(*_RUNNABLE, deadlines.c.due_at <= until))
-    return db.execute(stmt).scalar()  # type: ignore[no-any-return]
+    return db.execute(stmt).scalar()
 
 
 def lock_item(db: Connection, item_id: int) -> bool:

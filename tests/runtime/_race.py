@@ -7,8 +7,9 @@ from typing import Any
 
 def fire_on_request(url: str, item_id: int, user_id: int, tasks: Any, barrier: Any, results: Any) -> None:
     """For each version received: wait for the other process, then fire `remark` with it."""
+    from engine.access.actor import load_actor
     from engine.errors import TransitionError
-    from engine.runtime.items import fire, load_actor
+    from engine.runtime.items import fire
     from engine.store.db import make_engine, make_session_factory, transaction
 
     engine = make_engine(url)

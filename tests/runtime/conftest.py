@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from engine.access.actor import Actor, load_actor
 from engine.clock import FixedClock
-from engine.runtime.items import Actor, ItemView, available, create, fire, load_actor
+from engine.runtime.items import ItemView, available, create, fire
 from engine.runtime.registry import publish_folder
 from engine.runtime.tick import TickReport, tick
 from engine.runtime.timers import Calendars

@@ -10,6 +10,7 @@ import pytest
 
 from engine.errors import Conflict, GuardFailed, InvalidFields, ItemNotFound, NotPermitted, UnknownTransition
 from engine.runtime.items import create, fire
+from engine.runtime.timers import Calendars
 from engine.store.db import transaction
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / "data" / "good" / "runtime"
@@ -87,6 +88,20 @@ def test_spawn_creates_a_linked_item_with_copied_fields_in_the_same_transaction(
     assert links == {(item.id, job["id"], "spawned"), (job["id"], item.id, "spawned_from")}
     assert len(world.rows("item_history", item_id=job["id"])) == 1
     assert sorted(r["role"] for r in world.rows("outbox", item_id=item.id)) == ["boss", "clerk", "worker"]
+
+
+def test_a_spawned_item_counts_its_limits_by_the_calendars_given_to_fire(world):
+    asked = []
+
+    class Recording(Calendars):
+        def for_estate(self, estate_id):
+            asked.append(estate_id)
+            return super().for_estate(estate_id)
+
+    item = world.fire(world.create(kind="leak"), "start", data={"team": "a"})
+    with transaction(world.db.factory) as session:
+        fire(session, item.id, "finish", world.actor("worker"), clock=world.clock, calendars=Recording(WORKFLOWS))
+    assert [r["workflow_id"] for r in world.rows("items")].count("job") == 1 and "demo" in asked
 
 
 def test_system_actor_skips_roles_but_not_guards(world):

@@ -21,9 +21,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
+from engine.access.actor import load_actor
 from engine.cli.demo import seed
 from engine.clock import FixedClock
-from engine.runtime.items import ItemView, create, fire, load_actor
+from engine.runtime.items import ItemView, create, fire
 from engine.runtime.registry import publish_folder
 from engine.store.db import make_engine, make_session_factory, transaction
 from engine.store.migrate import upgrade
@@ -90,7 +91,7 @@ class World:
         """Every row the runtime writes, to prove a refused request wrote nothing."""
         with self.engine.connect() as connection:
             return {t: [tuple(r) for r in connection.execute(select(Base.metadata.tables[t]))]
-                    for t in ("items", "item_history", "outbox", "item_links", "counters")}
+                    for t in ("items", "item_history", "outbox", "item_links", "counters", "item_deadlines")}
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
 from engine.cli.demo import PASSWORD, demo, seed, units
+from engine.errors import EngineError
 from engine.language.loader import load_roles
 from engine.runtime.registry import publish_folder
 from engine.store.db import transaction
@@ -69,6 +70,20 @@ def test_the_demo_command(db):
 def test_the_demo_command_needs_published_workflows(db):
     result = CliRunner().invoke(demo, ["--url", db.url])
     assert result.exit_code == 1 and "estateflow publish" in result.output
+
+
+def test_an_engine_error_prints_its_message_and_notes_and_exits_with_its_code(db, monkeypatch):
+    class Closed(EngineError):
+        exit_code = 3
+
+    def refuse(factory, **_options):
+        error = Closed("the estate is closed")
+        error.add_note("nothing was seeded")
+        raise error
+
+    monkeypatch.setattr("engine.cli.demo.seed", refuse)
+    result = CliRunner().invoke(demo, ["--url", db.url])
+    assert (result.exit_code, result.stderr) == (3, "the estate is closed\nnothing was seeded\n")
 
 
 def test_unit_numbers_follow_the_buildings():
