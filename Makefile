@@ -38,8 +38,10 @@ serve:
 test: install lint
 	$(BIN)/python -m pytest -q
 
+# ruff (style, import order, engine never imports flask) and mypy --strict on the engine.
 lint: install
 	$(BIN)/ruff check engine web tests bench
+	$(BIN)/mypy engine
 
 validate: install
 	$(BIN)/estateflow validate workflows/

@@ -29,8 +29,9 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import bindparam, create_engine, event, insert, select, text, update  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from engine.access.actor import Actor  # noqa: E402
 from engine.language.loader import compile_document  # noqa: E402
-from engine.runtime.items import Actor, create, fire  # noqa: E402
+from engine.runtime.items import create, fire  # noqa: E402
 from engine.runtime.registry import REGISTRY  # noqa: E402
 from engine.store.db import make_engine, make_session_factory, transaction  # noqa: E402
 from engine.store.migrate import upgrade  # noqa: E402

@@ -35,9 +35,10 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, insert, select, update  # noqa: E402
 
+from engine.access.actor import load_actor  # noqa: E402
 from engine.cli.demo import DEMO_ESTATE, sample, seed, units  # noqa: E402
 from engine.language import fields  # noqa: E402
-from engine.runtime.items import get_item, load_actor  # noqa: E402
+from engine.runtime.items import get_item  # noqa: E402
 from engine.runtime.registry import REGISTRY, publish_folder  # noqa: E402
 from engine.store.db import make_engine, make_session_factory, transaction  # noqa: E402
 from engine.store.migrate import upgrade  # noqa: E402
