@@ -49,6 +49,13 @@ class _LazyGroup(click.Group):
         "due": "engine.cli.timers:due_cmd",
         "send": "engine.cli.outbox:send",
         "demo": "engine.cli.demo:demo",
+        "init": "engine.cli.site:init",
+        "estate": "engine.cli.accounts:estate",
+        "user": "engine.cli.accounts:user",
+        "serve": "engine.cli.serve:serve",
+        "worker": "engine.cli.serve:worker",
+        "check": "engine.cli.operations:check",
+        "backup": "engine.cli.operations:backup",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

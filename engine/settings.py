@@ -1,0 +1,77 @@
+"""Deployment settings: every ESTATEFLOW_* variable in one table, and the site's estateflow.env.
+
+    SETTINGS                 every setting: name, default, what it does (docs/deployment.md and
+                             `estateflow init` list them from here)
+    load_env_file(path)      read ./estateflow.env into os.environ; real environment variables win
+
+Commands and the web app read the environment (os.environ) after `load_env_file` has run,
+so a deployer sets everything in one file and can still override a value per process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ENV_FILE", "SETTINGS", "Setting", "load_env_file"]
+
+ENV_FILE = "estateflow.env"
+"""Read from the current directory (the site folder `estateflow init` writes) when present."""
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One environment variable: its name, its default (as text, '' for none) and what it does."""
+
+    name: str
+    default: str
+    help: str
+    group: str = "general"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("ESTATEFLOW_DATABASE_URL", "sqlite:///instance/estateflow.db",
+            "The database: postgresql+psycopg://USER:PASSWORD@HOST/DB for several workers or hosts.", "general"),
+    Setting("ESTATEFLOW_WORKFLOWS", "workflows", "The definitions folder (roles.yaml, workflows, estates/).",
+            "general"),
+    Setting("ESTATEFLOW_SECRET_KEY", "",
+            "Signs sessions and CSRF tokens: at least 32 random characters; `serve` refuses to start without it.",
+            "web"),
+    Setting("ESTATEFLOW_BIND", "127.0.0.1:8000", "Where `estateflow serve` listens (HOST:PORT).", "web"),
+    Setting("ESTATEFLOW_WORKERS", "2", "How many gunicorn worker processes `estateflow serve` starts.", "web"),
+    Setting("ESTATEFLOW_PROXY_HOPS", "0",
+            "How many reverse proxies (nginx) stand in front: their X-Forwarded-* headers are trusted.", "web"),
+    Setting("ESTATEFLOW_HTTPS", "0", "1 when the site is served over HTTPS: the session cookie is marked Secure.",
+            "web"),
+    Setting("ESTATEFLOW_SENDER", "log", "How notifications are delivered: log, smtp or webhook.", "notifications"),
+    Setting("ESTATEFLOW_SMTP_HOST", "", "The mail server (with ESTATEFLOW_SENDER=smtp).", "notifications"),
+    Setting("ESTATEFLOW_SMTP_PORT", "", "Its port (default 587 with STARTTLS, else 25).", "notifications"),
+    Setting("ESTATEFLOW_SMTP_FROM", "", "The sender address of notification mails.", "notifications"),
+    Setting("ESTATEFLOW_SMTP_USER", "", "SMTP login, if the server needs one.", "notifications"),
+    Setting("ESTATEFLOW_SMTP_PASSWORD", "", "SMTP password.", "notifications"),
+    Setting("ESTATEFLOW_SMTP_STARTTLS", "0", "1 to use STARTTLS.", "notifications"),
+    Setting("ESTATEFLOW_WEBHOOK_URL", "", "Where the webhook sender POSTs JSON (with ESTATEFLOW_SENDER=webhook).",
+            "notifications"),
+    Setting("ESTATEFLOW_WEBHOOK_SECRET", "", "Signs each webhook body (HMAC-SHA256), if set.", "notifications"),
+    Setting("ESTATEFLOW_WEBHOOK_TIMEOUT", "10", "Seconds to wait for the webhook to answer.", "notifications"),
+    Setting("ESTATEFLOW_SEND_MAX_ATTEMPTS", "10", "Delivery attempts before a notification is given up.",
+            "notifications"),
+    Setting("ESTATEFLOW_SEND_RETRY_BASE", "30", "Seconds before the first retry; doubles each time.",
+            "notifications"),
+    Setting("ESTATEFLOW_SEND_RETRY_CAP", "3600", "The longest wait between retries, in seconds.", "notifications"),
+)
+
+
+def load_env_file(path: Path | str = ENV_FILE) -> bool:
+    """Set each variable of `path` (KEY=VALUE lines, # comments) that the environment does not already
+    have; returns whether the file was there. Real environment variables always win."""
+    from dotenv import dotenv_values  # well kept, and handles quoting and escapes as shells do
+
+    file = Path(path)
+    if not file.is_file():
+        return False
+    for name, value in dotenv_values(file).items():
+        if value is not None and name not in os.environ:
+            os.environ[name] = value
+    return True
