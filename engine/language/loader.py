@@ -24,14 +24,13 @@ from engine.language import checks, schema
 from engine.language.compiler import compile_definition
 from engine.language.definition import WorkflowDefinition
 from engine.language.overlay import apply_overlay
-from engine.language.source import SourceMap, read_yaml
+from engine.language.source import SourceMap, UnreadableFile, read_text, read_yaml
 
 DEFAULT_WORKFLOWS_DIR = Path("workflows")
 ROLES_FILE = "roles.yaml"
 CALENDAR_FILE = "calendar.yaml"
 NOT_WORKFLOWS = frozenset({ROLES_FILE, CALENDAR_FILE})
 ESTATES_DIR = "estates"
-MAX_FILE_BYTES = 1_000_000
 _ROLE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -45,20 +44,19 @@ class Source:
     problems: tuple[Problem, ...]
 
 
+def unreadable(path: Path | str, reason: UnreadableFile | str) -> Problem:
+    """The problem of a file that cannot be read: `FILE:1:1: cannot read the file: <reason>`."""
+    return Problem(str(path), 1, 1, (), f"cannot read the file: {reason}", "io")
+
+
 def read_source(path: Path | str) -> Source:
-    """Read and parse one YAML file; never raises for bad content."""
+    """Read (regular files only, bounded: source.read_text) and parse one YAML file; never raises for bad content."""
     path = Path(path)
     name = str(path)
     try:
-        raw = path.read_bytes()
-        if len(raw) > MAX_FILE_BYTES:
-            raise ValueError(f"the file is larger than {MAX_FILE_BYTES // 1000} kB")
-        text = raw.decode("utf-8")
-    except (OSError, ValueError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        if isinstance(error, UnicodeDecodeError):
-            reason = "the file is not UTF-8 text"
-        return Source(path, None, SourceMap(name), (Problem(name, 1, 1, (), f"cannot read the file: {reason}", "io"),))
+        text = read_text(path)
+    except UnreadableFile as error:
+        return Source(path, None, SourceMap(name), (unreadable(path, error),))
     document, smap, problems = read_yaml(text, name)
     return Source(path, document, smap, tuple(problems))
 

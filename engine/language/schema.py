@@ -1,5 +1,7 @@
 """Check a document against schemas/workflow.schema.json (JSON Schema 2020-12).
 
+The schema ships inside the package (engine/language/shipped.py), so an installed wheel finds it.
+
 Takes the plain document and its SourceMap; yields one `Problem` per violation, at the
 offending key or value, in words an administrator can act on. We write our own messages
 rather than jsonschema's: those quote the whole offending instance, which is unreadable
@@ -12,16 +14,14 @@ import difflib
 import json
 from collections.abc import Iterator, Mapping
 from functools import cache
-from pathlib import Path as FsPath
 from typing import Any, cast
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from engine.errors import Path, Problem
+from engine.language.shipped import SCHEMAS, shipped
 from engine.language.source import SourceMap
-
-SCHEMA_DIR = FsPath(__file__).resolve().parents[2] / "schemas"
 
 _TYPE_NAMES = {
     "object": "a mapping (key: value)",
@@ -37,7 +37,7 @@ _TYPE_NAMES = {
 @cache
 def load_schema(name: str = "workflow.schema.json") -> dict[str, Any]:
     """The JSON Schema, read once."""
-    schema: dict[str, Any] = json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(shipped(SCHEMAS).joinpath(name).read_text(encoding="utf-8"))
     return schema
 
 

@@ -9,11 +9,16 @@ PyYAML's defaults are wrong for administrators' files in three ways, fixed here:
 - A duplicated key silently keeps the last value; here it is a problem at its line.
 - Aliases can expand exponentially ("billion laughs"); the composed node graph stays
   small, so we count the expanded size while constructing and refuse past a bound.
+
+Files are read by `read_text`: regular files only, the size checked before reading and the
+read itself bounded, so a path to /dev/zero or a FIFO is refused at once, never read.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +31,45 @@ MAX_NODES = 100_000
 """Bound on the expanded size of a document (aliases counted at every use)."""
 MAX_DEPTH = 64
 """Bound on nesting: PyYAML composes recursively and slows to a crawl long before it fails."""
+MAX_FILE_BYTES = 1_000_000
+"""Bound on a file's size: a definition is never near it."""
+
+
+class UnreadableFile(Exception):
+    """A file `read_text` refuses; the message is the reason, in words for the administrator."""
+
+
+def read_text(path: str | os.PathLike[str], limit: int = MAX_FILE_BYTES) -> str:
+    """The UTF-8 text of the regular file `path`, at most `limit` bytes.
+
+    Checks before reading: stat first (a device, a FIFO or a folder is refused without being
+    opened, and so is a file too large), then opens without blocking (a file swapped for a
+    FIFO meanwhile cannot hang the open), checks the opened file again, and reads at most
+    `limit` + 1 bytes.
+
+    Raises:
+        UnreadableFile: missing, not a regular file, too large, or not UTF-8.
+    """
+    too_large = f"the file is larger than {limit // 1000} kB"
+    try:
+        status = os.stat(path)
+        if not stat.S_ISREG(status.st_mode):
+            raise UnreadableFile("not a regular file")
+        if status.st_size > limit:
+            raise UnreadableFile(too_large)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                raise UnreadableFile("not a regular file")
+            raw = file.read(limit + 1)  # the file may have grown since the stat
+    except OSError as error:
+        raise UnreadableFile(error.strerror or type(error).__name__) from error
+    if len(raw) > limit:
+        raise UnreadableFile(too_large)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UnreadableFile("the file is not UTF-8 text") from None
 
 
 class _TooLarge(Exception):

@@ -1,12 +1,11 @@
 """Running the Alembic migrations programmatically (`estateflow db upgrade`, tests).
 
-No alembic.ini: the configuration is built here, with `script_location` pointing
-into this package, so an installed estateflow migrates from anywhere.
+No alembic.ini: the configuration is built here, with `script_location` naming the
+migrations as a package resource (`engine.store:migrations`, which Alembic opens with
+importlib.resources), so an installed estateflow migrates from anywhere.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
@@ -18,13 +17,13 @@ from engine.store.db import database_url
 
 __all__ = ["alembic_config", "current_revision", "head_revision", "upgrade"]
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS = "engine.store:migrations"
 
 
 def alembic_config(url: str | None = None) -> Config:
     """An Alembic Config for `url` (see engine.store.db.database_url)."""
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", MIGRATIONS)
     # '%' would be read as interpolation by configparser.
     config.set_main_option("sqlalchemy.url", database_url(url).replace("%", "%%"))
     return config

@@ -272,3 +272,47 @@ def test_numbers_are_read_as_yaml_1_2_writes_them() -> None:
     document, _, problems = read("unit: 0101\ntime: 1:30\ncount: 12\namount: 12.50\nbig: 1_000\n")
     assert problems == []
     assert document == {"unit": "0101", "time": "1:30", "count": 12, "amount": 12.5, "big": "1_000"}
+
+
+# --- reading files: regular files only, the size checked before reading ------------------------
+
+def test_a_regular_file_is_read_as_text(tmp_path) -> None:  # noqa: ANN001
+    path = tmp_path / "ok.yaml"
+    path.write_text("id: 演示\n", encoding="utf-8")
+    assert source.read_text(path) == "id: 演示\n"
+
+
+@pytest.mark.parametrize(("make", "reason"), [
+    (lambda p: p.mkdir(), "not a regular file"),
+    (lambda p: p.symlink_to("/dev/zero"), "not a regular file"),
+    (lambda p: __import__("os").mkfifo(p), "not a regular file"),
+    (lambda p: p.write_bytes(b"a" * (source.MAX_FILE_BYTES + 1)), "the file is larger than 1000 kB"),
+    (lambda p: p.write_bytes("id: 投诉".encode("gbk")), "the file is not UTF-8 text"),
+    (lambda p: None, "No such file or directory"),
+], ids=["folder", "link to /dev/zero", "fifo", "too large", "gbk", "missing"])
+def test_a_path_that_is_not_a_small_regular_utf8_file_is_refused_without_being_read(tmp_path, make, reason) -> None:  # noqa: ANN001
+    path = tmp_path / "x.yaml"
+    make(path)
+    with pytest.raises(source.UnreadableFile) as refused:
+        source.read_text(path)  # a FIFO would block here, /dev/zero would fill the memory
+    assert str(refused.value) == reason
+
+
+def test_validate_refuses_a_fifo_and_a_link_to_dev_zero_at_once_in_the_file_line_column_form(tmp_path) -> None:  # noqa: ANN001
+    import os
+    import subprocess
+    import sys
+
+    os.mkfifo(tmp_path / "fifo.yaml")
+    (tmp_path / "zero.yaml").symlink_to("/dev/zero")
+    (tmp_path / "calendar.yaml").symlink_to("/dev/zero")
+    # A subprocess with a timeout: were the FIFO opened for reading, it would wait for a writer forever.
+    result = subprocess.run(
+        [sys.executable, "-m", "engine", "validate", *(str(tmp_path / n) for n in ("fifo.yaml", "zero.yaml", "calendar.yaml"))],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"{tmp_path / 'calendar.yaml'}:1:1: (document): cannot read the file: not a regular file",
+        f"{tmp_path / 'fifo.yaml'}:1:1: (document): cannot read the file: not a regular file",
+        f"{tmp_path / 'zero.yaml'}:1:1: (document): cannot read the file: not a regular file",
+    ]
