@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The demo: a SQLite database under instance/, the shipped workflows published, demo users
-# and items, then the web UI on http://127.0.0.1:$${PORT:-5000}. A second run keeps the data.
+# and items, then `make serve`: the web UI on http://127.0.0.1:$${PORT:-5000}, its worker beside it.
+# A second run keeps the data.
 demo: install
 	$(BIN)/estateflow db upgrade
 	$(BIN)/estateflow publish
@@ -30,10 +31,16 @@ demo-reset: install
 	$(BIN)/estateflow demo --reset
 	$(MAKE) --no-print-directory serve
 
-# A random secret per run unless one is set: sessions do not outlive the demo server.
+# As in production: `estateflow serve` (gunicorn) and `estateflow worker` beside it, so deadlines
+# escalate and notifications go out; Ctrl-C stops both (the trap stops the worker whenever the server
+# ends). A random secret per run unless one is set: sessions do not outlive the demo server.
 serve:
-	ESTATEFLOW_SECRET_KEY=$${ESTATEFLOW_SECRET_KEY:-$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(32))')} \
-	  $(BIN)/flask --app web run --port $${PORT:-5000}
+	@export ESTATEFLOW_SECRET_KEY=$${ESTATEFLOW_SECRET_KEY:-$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(32))')}; \
+	$(BIN)/estateflow worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; \
+	trap 'exit 130' INT TERM; \
+	echo "serving http://127.0.0.1:$${PORT:-5000} with a worker; Ctrl-C stops both"; \
+	$(BIN)/estateflow serve --bind 127.0.0.1:$${PORT:-5000}
 
 test: install lint
 	$(BIN)/python -m pytest -q

@@ -1,6 +1,10 @@
 """Web UI latency on a big database: list page, item page, a transition POST, and a trivial route.
 
     python bench/web_bench.py [--items 100000] [--rounds 200] [--keep PATH]
+    python bench/web_bench.py --served [--items N] [--clients 4] [--requests 300] [--seconds 20]
+
+`--served` measures the real server instead (bench/web_served.py): `estateflow serve` with 2
+gunicorn workers on a temporary PostgreSQL database, under a bounded loopback load. Otherwise:
 
 Builds a SQLite file (migrated, shipped workflows published, the demo seed), bulk-loads
 `--items` items spread over every published workflow and state (Core inserts: the
@@ -22,6 +26,7 @@ import argparse
 import json
 import random
 import re
+import secrets
 import statistics
 import sys
 import tempfile
@@ -49,9 +54,8 @@ from web import create_app  # noqa: E402
 _TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
-def build(path: Path, count: int) -> None:
+def build(url: str, count: int) -> None:
     """Migrate, publish, seed the demo, then bulk-load `count` items into the demo estate."""
-    url = f"sqlite:///{path}"
     upgrade(url)
     engine = make_engine(url)
     factory = make_session_factory(engine)
@@ -130,7 +134,7 @@ def figures(samples: list[float]) -> dict[str, float]:
             "p95_ms": round(ordered[max(0, int(len(ordered) * 0.95) - 1)], 2), "n": len(ordered)}
 
 
-def fire_targets(app: Any, url: str, wanted: int) -> list[tuple[int, str, int, dict[str, str]]]:
+def fire_targets(url: str, wanted: int) -> list[tuple[int, str, int, dict[str, str]]]:
     """Items cs_supervisor may act on now, each with a step and sample values for its form."""
     engine = make_engine(url)
     factory = make_session_factory(engine)
@@ -166,15 +170,23 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--keep", type=Path, default=None, help="Build (or reuse) the database here.")
+    parser.add_argument("--served", action="store_true", help="Measure `estateflow serve` on PostgreSQL.")
+    parser.add_argument("--workers", type=int, default=2, help="--served: gunicorn workers.")
+    parser.add_argument("--clients", type=int, default=4, help="--served: concurrent logged-in clients.")
+    parser.add_argument("--requests", type=int, default=300, help="--served: at most N requests per route.")
+    parser.add_argument("--seconds", type=float, default=20.0, help="--served: at most N seconds per route.")
     args = parser.parse_args()
+    if args.served:
+        served(args)
+        return
     folder = Path(tempfile.mkdtemp(prefix="estateflow-web-bench-"))
     path = args.keep or folder / "bench.db"
     started = time.perf_counter()
     if not path.exists():
-        build(path, args.items)
+        build(f"sqlite:///{path}", args.items)
     build_s = time.perf_counter() - started
     url = f"sqlite:///{path}"
-    app = create_app({"SECRET_KEY": "bench", "DATABASE_URL": url, "LOGIN_DELAY_BASE": 0.0})
+    app = create_app({"SECRET_KEY": secrets.token_hex(32), "DATABASE_URL": url})
     app.add_url_rule("/_bench/ping", "bench_ping", lambda: "ok")
     client = app.test_client()
     token = _TOKEN.search(client.get("/login").get_data(as_text=True)).group(1)  # type: ignore[union-attr]
@@ -199,7 +211,7 @@ def main() -> None:
             lambda: get(f"/items?workflow=complaint&state=handling&page={rng.randint(1, 5)}"), args.rounds)),
         "item": figures(timed(lambda: get(f"/items/{rng.randint(1, max_id)}"), args.rounds)),
     }
-    targets = fire_targets(app, url, min(args.rounds, 100) + 10)
+    targets = fire_targets(url, min(args.rounds, 100) + 10)
     token = _TOKEN.search(client.get("/").get_data(as_text=True)).group(1)  # type: ignore[union-attr]
     statuses: dict[int, int] = {}
 
@@ -216,6 +228,19 @@ def main() -> None:
         print(f"{name:8}{row['median_ms']:>12}{row['p95_ms']:>10}{row['n']:>6}")
     print(f"database: {total} items, built in {build_s:.1f} s ({path})")
     print(json.dumps({"bench": "web", "items": total, "backend": "sqlite", **results}, ensure_ascii=False))
+
+
+def served(args: argparse.Namespace) -> None:
+    """The served mode: a table, then the JSON line."""
+    import web_served  # bench/ is the script's folder, hence on sys.path
+
+    results = web_served.run(args, build, fire_targets)
+    print(f"{'':8}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'n':>6}{'p50/floor':>11}  statuses")
+    for name, row in results.items():
+        print(f"{name:8}{row.get('rps', 0):>8}{row.get('p50_ms', 0):>9}{row.get('p95_ms', 0):>9}"
+              f"{row.get('p99_ms', 0):>9}{row['n']:>6}{row.get('p50_vs_floor', 0):>11}  {row.get('statuses')}")
+    print(json.dumps({"bench": "web_served", "items": args.items, "backend": "postgresql", "server": "gunicorn",
+                      "workers": args.workers, "clients": args.clients, **results}, ensure_ascii=False))
 
 
 if __name__ == "__main__":

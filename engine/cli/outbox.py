@@ -10,12 +10,46 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
 from engine.cli.common import URL_OPTION, opened
 
-__all__ = ["SEND_COMMANDS", "send"]
+if TYPE_CHECKING:  # kept out of the import: `estateflow validate` starts without SQLAlchemy
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from engine.runtime.outbox import DrainResult
+
+__all__ = ["SEND_COMMANDS", "send", "send_pass", "show_logs"]
+
+
+def show_logs() -> None:
+    """Make log lines visible on stderr (the log sender, retry warnings), unless logging is set up already."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def send_pass(batch: int = 100) -> Callable[[sessionmaker[Session], bool], DrainResult]:
+    """One outbox pass as `send`, `tick --send` and `worker` run it: `run(factory, always)` drains up to
+    `batch` messages with the sender of the environment and prints what it did (when anything
+    happened, or `always`). A bad sender setting prints one line and exits 1 here, before any pass."""
+    from engine.runtime.outbox import RetryPolicy, drain, sender_from_env
+
+    try:
+        sender, policy = sender_from_env(), RetryPolicy.from_env()
+    except ValueError as error:
+        click.echo(f"cannot send: {error}", err=True)
+        sys.exit(1)
+
+    def run(factory: sessionmaker[Session], always: bool = False) -> DrainResult:
+        result = drain(factory, sender, batch=batch, policy=policy)
+        if always or result.sent or result.retrying or result.failed:
+            click.echo(str(result))
+        return result
+
+    return run
 
 
 @click.command()
@@ -26,16 +60,8 @@ __all__ = ["SEND_COMMANDS", "send"]
               help="At most N notifications per pass.")
 def send(url: str | None, interval: float | None, batch: int) -> None:
     """Send the notifications waiting in the outbox (sender: $ESTATEFLOW_SENDER, default log)."""
-    from engine.runtime.outbox import RetryPolicy, drain, sender_from_env
-
-    try:
-        sender, policy = sender_from_env(), RetryPolicy.from_env()
-    except ValueError as error:
-        click.echo(f"cannot send: {error}", err=True)
-        sys.exit(1)
-    if not logging.getLogger().handlers:
-        # The log sender and the retry warnings are log lines: make them visible on stderr.
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run = send_pass(batch)
+    show_logs()
     stop = threading.Event()
     if interval is not None and threading.current_thread() is threading.main_thread():
         # SIGTERM (systemd, docker stop) ends the loop between passes: a message being sent is
@@ -44,9 +70,7 @@ def send(url: str | None, interval: float | None, batch: int) -> None:
     with opened(url, "send") as factory:
         try:
             while not stop.is_set():
-                result = drain(factory, sender, batch=batch, policy=policy)
-                if interval is None or result.sent or result.retrying or result.failed:
-                    click.echo(str(result))
+                result = run(factory, interval is None)
                 if interval is None:
                     break
                 # A full batch means more may be due: go on at once rather than after a pause.

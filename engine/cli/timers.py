@@ -6,7 +6,6 @@ field value, so never personal data.
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 import threading
@@ -25,8 +24,9 @@ if TYPE_CHECKING:  # kept out of the import: `estateflow validate` starts withou
     from sqlalchemy.orm import Session, sessionmaker
 
     from engine.runtime.registry import Registry
+    from engine.runtime.tick import TickReport
 
-__all__ = ["DueLine", "due_cmd", "due_soon", "tick_cmd"]
+__all__ = ["DueLine", "due_cmd", "due_soon", "tick_cmd", "tick_pass"]
 
 NO_ROLE = "（无升级对象）"
 
@@ -107,27 +107,23 @@ def due_cmd(url: str | None, hours: float, at: datetime | None) -> None:
 @click.option("--send", "drain", is_flag=True, help="After each pass, send the outbox too (as `estateflow send`).")
 def tick_cmd(url: str | None, workflows_dir: Path | None, interval: float | None, batch: int, drain: bool) -> None:
     """Fire every due warning, escalation and timed transition once (safe with several workers)."""
-    from engine.clock import SystemClock
-    from engine.runtime.tick import tick
-    from engine.runtime.timers import Calendars
+    from engine.cli.outbox import send_pass, show_logs
 
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    send = _sender() if drain else None
+    show_logs()
+    run = tick_pass(workflows_dir, batch)
+    send = send_pass() if drain else None
     stop = threading.Event()
     if interval is not None and threading.current_thread() is threading.main_thread():
         # Stop between passes: each row is its own transaction, so even a hard kill loses nothing.
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    calendars, clock, failed = Calendars(workflows_dir), SystemClock(), 0
+    failed = 0
     with opened(url, "tick") as factory:
         try:
             while not stop.is_set():
-                report = tick(factory, clock, calendars=calendars, batch=batch)
+                report = run(factory, interval is None)
                 failed = report.failed
-                if interval is None or report.handled or report.busy or report.failed:
-                    click.echo(f"tick: {report}")
                 if send is not None:
-                    send(factory)
+                    send(factory, False)
                 if interval is None:
                     break
                 stop.wait(interval)
@@ -136,19 +132,19 @@ def tick_cmd(url: str | None, workflows_dir: Path | None, interval: float | None
     sys.exit(1 if failed else 0)
 
 
-def _sender() -> Callable[[sessionmaker[Session]], None]:
-    """A function draining the outbox with the sender configured in the environment."""
-    try:
-        from engine.runtime.outbox import RetryPolicy, drain, sender_from_env
+def tick_pass(workflows_dir: Path | None, batch: int = 500) -> Callable[[sessionmaker[Session], bool], TickReport]:
+    """One tick pass as `tick` and `worker` run it: `run(factory, always)` fires what is due now (system
+    clock, the calendars of `workflows_dir`) and prints the report (when anything happened, or `always`)."""
+    from engine.clock import SystemClock
+    from engine.runtime.tick import tick
+    from engine.runtime.timers import Calendars
 
-        sender, policy = sender_from_env(), RetryPolicy.from_env()
-    except (ImportError, ValueError) as error:
-        click.echo(f"cannot send: {error}", err=True)
-        sys.exit(1)
+    calendars, clock = Calendars(workflows_dir), SystemClock()
 
-    def send(factory: sessionmaker[Session]) -> None:
-        result = drain(factory, sender, policy=policy)
-        if result.sent or result.retrying or result.failed:
-            click.echo(str(result))
+    def run(factory: sessionmaker[Session], always: bool = False) -> TickReport:
+        report = tick(factory, clock, calendars=calendars, batch=batch)
+        if always or report.handled or report.busy or report.failed:
+            click.echo(f"tick: {report}")
+        return report
 
-    return send
+    return run
