@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -95,12 +95,18 @@ class World:
 
 
 @pytest.fixture
-def app(tmp_path: Path, web_template: Path, clock: FixedClock) -> Iterator[Flask]:
+def app_config() -> dict[str, Any]:
+    """Settings a test adds to the app's (parametrize `app_config` to change a limit)."""
+    return {}
+
+
+@pytest.fixture
+def app(tmp_path: Path, web_template: Path, clock: FixedClock, app_config: dict[str, Any]) -> Iterator[Flask]:
     """A testing app on a fresh copy of the seeded database."""
     path = tmp_path / "web.db"
     shutil.copyfile(web_template, path)
     app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "test",
-                      "CLOCK": clock, "LOGIN_DELAY_BASE": 0.0})
+                      "CLOCK": clock, **app_config})
     yield app
     app.extensions["estateflow.db"].engine.dispose()
 
@@ -154,3 +160,19 @@ class AuthActions:
 def auth(client: FlaskClient) -> AuthActions:
     """AuthActions for the client."""
     return AuthActions(client)
+
+
+@pytest.fixture
+def browser(app: Flask) -> Callable[..., AuthActions]:
+    """Another browser: AuthActions on a client of its own, at a client address, or replaying a copied cookie
+    (`on`: of another app, e.g. one on PostgreSQL)."""
+
+    def make(address: str | None = None, cookie: str | None = None, on: Flask | None = None) -> AuthActions:
+        other = (on or app).test_client()
+        if address is not None:
+            other.environ_base["REMOTE_ADDR"] = address
+        if cookie is not None:
+            other.set_cookie("session", cookie)
+        return AuthActions(other)
+
+    return make

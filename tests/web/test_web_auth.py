@@ -1,4 +1,4 @@
-"""Logging in and out: hashed passwords, CSRF, plain messages, a growing delay."""
+"""Logging in and out: hashed passwords, CSRF, plain messages, where `next` may lead."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select, update
 
 from engine.store.models import User
-from web.auth import WRONG, Throttle
+from web.auth import WRONG, safe_next
 
 
 def test_login_page_has_the_fields(client):
@@ -45,10 +45,39 @@ def test_pages_require_login_and_come_back_after(auth, client):
     assert response.headers["Location"] == "/items"
 
 
-def test_next_never_leads_off_site(auth, client):
-    response = client.post("/login?next=//evil.example/x", data={
+OFF_SITE = [
+    "//evil.example/x", "/%09/evil.example", "/%0A/x", "/%0D%0A/x", "/\\evil.example", "/%5Cevil.example",
+    "/%2F%2Fevil.example", "/%252F%252Fevil.example", "https://evil.example/", "javascript:alert(1)",
+    "evil.example", "/\t/evil.example", "///evil.example", "/%00/x", "", "http:/evil.example",
+]
+
+
+@pytest.mark.parametrize("target", OFF_SITE)
+def test_next_never_leads_off_site(auth, client, target):
+    response = client.post("/login", query_string={"next": target}, data={
         "username": "frontdesk", "password": "demo1234", "csrf_token": auth.token()})
-    assert response.headers["Location"] == "/"
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
+def test_the_issue_s_next_urls_neither_leave_the_site_nor_fail(auth, client):
+    for raw in ("/login?next=/%09/evil.example", "/login?next=/%0A/x"):
+        assert client.get(raw).status_code == 200
+        response = client.post(raw, data={"username": "frontdesk", "password": "demo1234",
+                                           "csrf_token": auth.token()})
+        assert response.status_code == 302 and response.headers["Location"] == "/"
+        auth.logout()
+
+
+@pytest.mark.parametrize("target", ["/items", "/items?state=open&page=2", "/items/12", "/items?q=%E5%99%AA%E9%9F%B3"])
+def test_next_keeps_paths_on_this_site(target):
+    assert safe_next(target) == target
+
+
+@pytest.mark.parametrize("target", OFF_SITE)
+def test_safe_next_refuses_what_is_not_a_plain_path(target):
+    from urllib.parse import unquote
+
+    assert safe_next(target) is None and safe_next(unquote(target)) is None
 
 
 def test_logout_needs_a_post_with_token(auth, client):
@@ -72,27 +101,3 @@ def test_an_inactive_user_cannot_log_in_and_is_logged_out(auth, client, world):
         session.execute(update(User).where(User.username == "engineer").values(active=False))
     assert client.get("/").status_code == 302
     assert WRONG in auth.login("engineer").get_data(as_text=True)
-
-
-def test_the_delay_doubles_per_failure_and_resets_on_success():
-    slept = []
-    throttle = Throttle(0.5, 4.0, sleep=slept.append)
-    key = ("frontdesk", "10.0.0.1")
-    delays = []
-    for _ in range(6):
-        throttle.wait(key)
-        delays.append(throttle.delay(key))
-        throttle.failed(key)
-    assert delays == [0.0, 0.5, 1.0, 2.0, 4.0, 4.0]
-    assert slept == [0.5, 1.0, 2.0, 4.0, 4.0]
-    assert throttle.delay(("frontdesk", "10.0.0.2")) == 0.0  # per address too
-    throttle.succeeded(key)
-    assert throttle.delay(key) == 0.0
-
-
-def test_wrong_passwords_are_counted_by_the_app(app, auth):
-    for _ in range(3):
-        auth.login("frontdesk", "wrong")
-    throttle = app.extensions["estateflow.throttle"]
-    assert throttle.delay(("frontdesk", "127.0.0.1")) == 0.0  # LOGIN_DELAY_BASE is 0 in tests...
-    assert throttle._failures[("frontdesk", "127.0.0.1")] == 3  # ...but the failures are counted
