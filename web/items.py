@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 
 from engine.access import permissions
 from engine.errors import GuardFailed, InvalidFields, TransitionError
+from engine.language import fields
 from engine.language.definition import WorkflowDefinition
 from engine.runtime.items import fire as fire_transition
 from engine.runtime.items import get_item
@@ -25,21 +26,35 @@ from engine.views import listing
 from engine.views.timeline import timeline
 from web import db, errors, forms
 from web.auth import actor
+from web.security import MAX_ID
 
 bp = Blueprint("items", __name__)
 
 
+MAX_PAGE = 100_000
+"""Beyond it a page number is a typo or a probe (20 items a page: two million items): 404,
+before the offset overflows the database's integer."""
+
+
 def _page() -> int:
-    return max(1, request.args.get("page", 1, type=int) or 1)
+    """The `page` argument: 1 when missing or not a number, 404 when absurdly large."""
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    if page > MAX_PAGE:
+        abort(404)
+    return page
 
 
 def _date(name: str) -> date | None:
     text = request.args.get(name, "").strip()
     try:
-        return date.fromisoformat(text) if text else None
+        day = date.fromisoformat(text) if text else None
     except ValueError:
         flash("日期格式不正确（应为 2026-03-02），已忽略", "error")
         return None
+    if day is not None and not fields.MIN_DATE <= day <= fields.MAX_DATE:
+        flash(f"{fields.DATE_RANGE_MESSAGE}，已忽略", "error")
+        return None
+    return day
 
 
 @bp.get("/")
@@ -125,7 +140,7 @@ def show(item_id: int) -> str:
 def fire(item_id: int, name: str) -> Response:
     """Fire transition `name` with the version the page showed, the step's fields and a comment."""
     version = request.form.get("version", type=int)
-    if version is None:
+    if version is None or not 0 <= version <= MAX_ID:  # an item's version is an INTEGER column too
         abort(400)
     who = actor()
     session = db.session()

@@ -3,13 +3,15 @@
 A field's runtime value is one of: str (string, text, enum option key, phone,
 user name), int, Decimal, bool, date, aware datetime; None means unset. `parse`
 accepts Python values, YAML numbers (also for decimals) and form strings, and
-raises ValueError with a short Chinese message on bad input. `to_json`/`from_json`
+raises ValueError with a short Chinese message on bad input (values out of the
+ranges below included, so nothing overflows later). `to_json`/`from_json`
 convert for the items.data column (decimal as string, date/datetime as ISO 8601,
 datetimes in UTC). `mask` hides personal data for lists, logs and notifications.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, tzinfo
@@ -18,15 +20,31 @@ from typing import Any
 
 from engine.language.definition import FieldDef
 
-__all__ = ["decode", "display", "encode", "from_json", "is_filled", "mask", "parse", "to_json"]
+__all__ = [
+    "DATE_RANGE_MESSAGE", "MAX_DATE", "MIN_DATE", "decode", "display", "encode", "from_json", "is_filled", "mask",
+    "parse", "to_json",
+]
 
 MAX_STRING = 200
 MAX_TEXT = 10_000
+# Dates (and the local date of a datetime) must fall in this range. Far enough for any real
+# record (a lease, a warranty, a birth date), and far enough from date.min/max that converting
+# between time zones or adding a deadline never overflows (0001-01-01 in +08:00 is before
+# datetime.min in UTC). Before 1900 zoneinfo also uses local mean time (+08:05:43 for Shanghai).
+MIN_DATE = date(1900, 1, 1)
+MAX_DATE = date(2999, 12, 31)
+DATE_RANGE_MESSAGE = f"日期超出范围（应在 {MIN_DATE} 至 {MAX_DATE} 之间）"
+# Integers stay within what a form may type (18 digits): they fit a signed 64-bit integer,
+# which SQLite's JSON functions and PostgreSQL's bigint need.
+MAX_INTEGER = 10**18 - 1
 _MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 _LANDLINE = re.compile(r"^0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?$")
 _USER = re.compile(r"^[A-Za-z0-9_.@-]{1,100}$")
 _TRUE = {"true", "1", "yes", "on", "是", "y"}
 _FALSE = {"false", "0", "no", "off", "否", "n"}
+# Control characters (NUL above all: PostgreSQL refuses it in text and JSON) are never text
+# anyone typed; tab and line breaks are, in a text field.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _string(field: FieldDef, raw: Any, _tz: tzinfo | None) -> str:
@@ -38,19 +56,30 @@ def _string(field: FieldDef, raw: Any, _tz: tzinfo | None) -> str:
         raise ValueError(f"太长了（最多 {limit} 个字）")
     if field.type == "string" and ("\n" in text or "\r" in text):
         raise ValueError("不能换行")
+    if _CONTROL.search(text):
+        raise ValueError("含有不可见的控制字符")
     return text
 
 
 def _integer(_field: FieldDef, raw: Any, _tz: tzinfo | None) -> int:
     if isinstance(raw, bool):
         raise ValueError("不是有效的整数")
+    value: int | None = None
     if isinstance(raw, int):
-        return raw
-    if isinstance(raw, float | Decimal) and raw == raw and raw == int(raw):
-        return int(raw)
-    if isinstance(raw, str) and re.fullmatch(r"\s*[+-]?[0-9]{1,18}\s*", raw):
-        return int(raw)
-    raise ValueError("不是有效的整数")
+        value = raw
+    elif isinstance(raw, float | Decimal) and _finite(raw) and raw == int(raw):
+        value = int(raw)
+    elif isinstance(raw, str) and re.fullmatch(r"\s*[+-]?[0-9]{1,18}\s*", raw):
+        value = int(raw)
+    if value is None:
+        raise ValueError("不是有效的整数")
+    if abs(value) > MAX_INTEGER:
+        raise ValueError("数值超出范围")
+    return value
+
+
+def _finite(number: float | Decimal) -> bool:
+    return number.is_finite() if isinstance(number, Decimal) else math.isfinite(number)
 
 
 def _decimal(_field: FieldDef, raw: Any, _tz: tzinfo | None) -> Decimal:
@@ -79,14 +108,23 @@ def _boolean(_field: FieldDef, raw: Any, _tz: tzinfo | None) -> bool:
 def _date(_field: FieldDef, raw: Any, _tz: tzinfo | None) -> date:
     if isinstance(raw, datetime):
         raise ValueError("应为日期，不含时间")
+    value: date | None = None
     if isinstance(raw, date):
-        return raw
-    if isinstance(raw, str):
+        value = raw
+    elif isinstance(raw, str):
         try:
-            return date.fromisoformat(raw.strip())
+            value = date.fromisoformat(raw.strip())
         except ValueError:
-            pass
-    raise ValueError("不是有效的日期（如 2026-03-02）")
+            value = None
+    if value is None:
+        raise ValueError("不是有效的日期（如 2026-03-02）")
+    return _in_range(value)
+
+
+def _in_range(value: date) -> date:
+    if not MIN_DATE <= value <= MAX_DATE:
+        raise ValueError(DATE_RANGE_MESSAGE)
+    return value
 
 
 def _datetime(_field: FieldDef, raw: Any, tz: tzinfo | None) -> datetime:
@@ -104,6 +142,7 @@ def _datetime(_field: FieldDef, raw: Any, tz: tzinfo | None) -> datetime:
         if tz is None:
             raise ValueError("时间缺少时区")
         value = value.replace(tzinfo=tz)
+    _in_range(value.date())  # before converting: astimezone overflows near date.min/max
     return value.astimezone(UTC)
 
 

@@ -53,6 +53,9 @@ def make_engine(url: str | None = None, *, busy_timeout_ms: int = BUSY_TIMEOUT_M
     parsed = make_url(database_url(url))
     # Chinese text stays readable in the JSON columns (and shorter than \u escapes).
     kwargs.setdefault("json_serializer", _dumps)
+    # Statement parameters are residents' data (names, phones, complaints): an error's message,
+    # and so every log line and traceback that quotes it, shows the SQL without them.
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, **kwargs)
     if parsed.database and parsed.database != ":memory:":

@@ -55,8 +55,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app over the shipped workflows and the demo seed, served on a free port."""
     path = tmp_path_factory.mktemp("browser") / "estateflow.db"
     build_database(path, SHIPPED)
-    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "browser test",
-                      "LOGIN_DELAY_BASE": 0.0})
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "browser test"})
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
