@@ -10,6 +10,7 @@ from flask import Flask
 from flask_login import current_user
 
 from engine.clock import DEFAULT_TIMEZONE
+from engine.runtime.timers import CALENDARS
 from engine.views import listing
 from web import db
 
@@ -41,12 +42,18 @@ def countdown(deadline: datetime | None, now: datetime) -> str:
     return f"剩余 {span(left)}" if left > timedelta(0) else f"已超时 {span(left)}"
 
 
+ADMIN_ROLE = "admin"
+"""系统管理员 (workflows/roles.yaml): keeps the calendars, so sees when their holiday lists run out."""
+
+
 def _shared() -> dict[str, Any]:
     shared: dict[str, Any] = {"now": db.clock().now()}
     if current_user.is_authenticated:
         session = db.session()
         shared["nav_workflows"] = listing.published(session, current_user.actor)
         shared["role_labels"] = listing.role_labels(session)
+        if ADMIN_ROLE in current_user.actor.roles:
+            shared["calendar_warnings"] = [gap.chinese() for gap in CALENDARS.coverage_gaps(shared["now"])]
     return shared
 
 

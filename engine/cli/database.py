@@ -45,7 +45,8 @@ def db_upgrade(url: str | None, revision: str) -> None:
 @click.command()
 @URL_OPTION
 @click.option("--workflows", "workflows_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              default=Path("workflows"), show_default=True, help="The definitions folder.")
+              envvar="ESTATEFLOW_WORKFLOWS", default=Path("workflows"), show_default=True,
+              help="The definitions folder (default: $ESTATEFLOW_WORKFLOWS, else workflows/).")
 def publish(url: str | None, workflows_dir: Path) -> None:
     """Validate every definition (and estate overlay) and store changed ones as new versions."""
     from engine.runtime.registry import publish_folder

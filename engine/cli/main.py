@@ -3,6 +3,9 @@
 Problems in workflow files print as `FILE:LINE:COL: path.to.key: message`, one per line;
 exit 1 when there is any, 2 for bad usage. Expected errors never show a traceback: an
 EngineError a command lets through prints through engine.cli.common.fail.
+
+Every command first reads ./estateflow.env when present (engine.settings.load_env_file);
+real environment variables win over it.
 """
 
 from __future__ import annotations
@@ -26,14 +29,17 @@ from engine.language.loader import (
     is_overlay,
     overlay_files,
     overlay_target,
+    read_source,
 )
+from engine.settings import load_env_file
 
 WORKFLOWS_OPTION = click.option(
     "--workflows",
     "workflows_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="The definitions folder (roles.yaml, workflows, estates/). Default: workflows/.",
+    envvar="ESTATEFLOW_WORKFLOWS",
+    help="The definitions folder (roles.yaml, workflows, estates/). Default: $ESTATEFLOW_WORKFLOWS, else workflows/.",
 )
 
 
@@ -79,12 +85,16 @@ class _LazyGroup(click.Group):
 @click.version_option(package_name="estateflow")
 def main() -> None:
     """estateflow: workflows of the customer-service department, written in YAML."""
+    # Before any subcommand parses its options: their defaults ($ESTATEFLOW_DATABASE_URL...) may come from the file.
+    load_env_file()
 
 
-Kind = str  # "workflow", "overlay" or "calendar"
+Kind = str  # "workflow", "overlay", "calendar", or "unreadable" (not a regular file: never opened)
 
 
 def _kind(path: Path) -> Kind:
+    if not path.is_file():  # a stat only: a FIFO or a link to /dev/zero is refused, never read
+        return "unreadable"
     if path.name == CALENDAR_FILE:
         return "calendar"
     return "overlay" if is_overlay(path) else "workflow"
@@ -114,8 +124,27 @@ def _check_calendar(path: Path) -> list[Problem]:
     return []
 
 
+def _calendar_warnings(targets: list[tuple[Path, Kind]]) -> list[str]:
+    """A line per calendar whose holidays are not listed for the next 90 days (the calendar still works)."""
+    from engine.clock import SystemClock
+    from engine.language.calendar import coverage_gap, load_calendar
+
+    now, lines = SystemClock().now(), []
+    for path, kind in targets:
+        try:
+            calendar = load_calendar(path) if kind == "calendar" else None
+        except (DefinitionError, OSError):
+            continue  # reported as problems already
+        gap = calendar and coverage_gap(str(path), calendar, now.astimezone(calendar.tz).date())
+        if gap:
+            lines.append(str(gap))
+    return lines
+
+
 def _check_file(loaders: dict[Path, Loader], default_dir: Path, path: Path, kind: Kind) -> list[Problem]:
     try:
+        if kind == "unreadable":
+            return list(read_source(path).problems)  # says why, from a stat (engine.language.source.read_text)
         if kind == "calendar":
             return _check_calendar(path)
         if kind == "overlay":
@@ -150,6 +179,8 @@ def validate(paths: tuple[Path, ...], workflows_dir: Path | None) -> None:
     problems = [p for path, kind in targets for p in _check_file(loaders, workflows_dir, path, kind)]
     for problem in sorted(set(problems)):
         click.echo(str(problem))
+    for warning in _calendar_warnings(targets):
+        click.echo(warning, err=True)  # a warning, not a problem: the exit status stays as it is
     files = len(targets)
     if problems:
         bad_files = len({p.file for p in problems})

@@ -12,6 +12,10 @@ falling back to `workflows/calendar.yaml`):
 Durations in working time: `2d` is two working days (the same time of day, two working
 days on); `4h` or `30m` is that much time inside working hours. Calendar time is plain
 elapsed time in the estate's time zone.
+
+The holiday and 调休 lists speak for whole years (the State Council publishes a year at
+once): a calendar covers up to 31 December of the last year it lists a date of. After
+that day working time counts the plain working week, and `coverage_gap` says so ahead.
 """
 
 from __future__ import annotations
@@ -25,12 +29,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.clock import DEFAULT_TIMEZONE
 from engine.errors import DefinitionError, Problem
-from engine.language.source import SourceMap, read_yaml
+from engine.language.source import SourceMap, UnreadableFile, read_text, read_yaml
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 CALENDAR_KEYS = frozenset({"timezone", "working_hours", "weekend", "holidays", "workdays"})
 _PERIOD = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 _MAX_DAYS_SEARCHED = 3660  # ten years: a calendar without working days must not loop forever
+COVERAGE_DAYS = 90
+"""A calendar whose holiday list ends sooner than this many days ahead is warned about."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +49,34 @@ class Calendar:
     holidays: frozenset[date] = frozenset()
     workdays: frozenset[date] = frozenset()
     names: dict[date, str] = field(default_factory=dict, compare=False)
+    covered_until: date | None = field(default=None, compare=False)
+    """The last day the holiday lists speak for (31 December of the last year they list a date
+    of); derived from them when not given. None: the calendar lists no dates at all."""
+
+    def __post_init__(self) -> None:
+        if self.covered_until is None and (self.holidays or self.workdays):
+            # A derived field of a frozen dataclass: set once, here, as dataclasses document.
+            last_year = max(day.year for day in self.holidays | self.workdays)
+            object.__setattr__(self, "covered_until", date(last_year, 12, 31))
 
     @property
     def tz(self) -> ZoneInfo:
         """The estate's time zone."""
         return ZoneInfo(self.timezone)
 
+    def beyond_list(self, day: date) -> bool:
+        """Whether `day` lies after the years the holiday and 调休 lists cover."""
+        return self.covered_until is not None and day > self.covered_until
+
     def is_working_day(self, day: date) -> bool:
-        """A 调休 workday works; a holiday does not; otherwise weekends do not."""
+        """A 调休 workday works; a holiday does not; otherwise weekends do not.
+
+        Past the listed years nobody knows the holidays yet: the plain working week
+        counts (a deliberate rule, never a guess at next year's dates); deadlines computed
+        so are marked in the item's history (engine/runtime/timers.py).
+        """
+        if self.beyond_list(day):
+            return day.weekday() not in self.weekend
         if day in self.workdays:
             return True
         if day in self.holidays:
@@ -110,6 +136,56 @@ class Calendar:
         """Midnight ending the local day of `moment` ("the same day")."""
         local = moment.astimezone(self.tz)
         return datetime.combine(local.date() + timedelta(days=1), time(0), self.tz)
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageGap:
+    """A calendar file whose holiday list ends within the next COVERAGE_DAYS days."""
+
+    file: str
+    covered_until: date
+    weekend: frozenset[int]
+
+    def __str__(self) -> str:
+        """The line `estateflow validate` prints."""
+        return (f"{self.file}: warning: holidays and 调休 are listed up to {self.covered_until.isoformat()}; "
+                f"working time after that counts {_week_english(self.weekend)} only. "
+                "Add the next year's dates (docs/operations.md).")
+
+    def chinese(self) -> str:
+        """The same warning for the administrator's banner."""
+        until = self.covered_until
+        return (f"工作日历 {self.file} 的节假日和调休只列到 {until.year}年{until.month}月{until.day}日；"
+                f"此后的工作时限只按{_week_chinese(self.weekend)}推算，不含法定节假日和调休。"
+                "请在国务院办公厅公布下一年的节假日安排后补上日期并重新发布。")
+
+
+_CHINESE_DAYS = "一二三四五六日"
+
+
+def _week_english(weekend: frozenset[int]) -> str:
+    days = [d for d in range(7) if d not in weekend]
+    if days and days == list(range(days[0], days[-1] + 1)) and len(days) > 1:
+        return f"{WEEKDAYS[days[0]].capitalize()} to {WEEKDAYS[days[-1]].capitalize()}"
+    return ", ".join(WEEKDAYS[d].capitalize() for d in days) or "no day"
+
+
+def _week_chinese(weekend: frozenset[int]) -> str:
+    days = [d for d in range(7) if d not in weekend]
+    if days and days == list(range(days[0], days[-1] + 1)) and len(days) > 1:
+        return f"周{_CHINESE_DAYS[days[0]]}至周{_CHINESE_DAYS[days[-1]]}"
+    return "、".join(f"周{_CHINESE_DAYS[d]}" for d in days) or "无工作日"
+
+
+def coverage_gap(file: str, calendar: Calendar, today: date, days: int = COVERAGE_DAYS) -> CoverageGap | None:
+    """The gap when `calendar` (read from `file`) does not list holidays for the next `days` days.
+
+    A calendar listing no date at all keeps no holiday list on purpose (a desk that
+    works through holidays) and has no gap.
+    """
+    if calendar.covered_until is None or calendar.covered_until >= today + timedelta(days=days):
+        return None
+    return CoverageGap(file, calendar.covered_until, calendar.weekend)
 
 
 def _end_of(day: date, end: time, tz: ZoneInfo) -> datetime:
@@ -193,9 +269,14 @@ def parse_calendar(document: Any, smap: SourceMap) -> tuple[Calendar, list[Probl
 
 
 def load_calendar(path: Path | str) -> Calendar:
-    """Read a calendar file. Raises DefinitionError with every problem."""
+    """Read a calendar file (regular files only, bounded: source.read_text). Raises DefinitionError
+    with every problem."""
     path = Path(path)
-    document, smap, problems = read_yaml(path.read_text(encoding="utf-8"), str(path))
+    try:
+        text = read_text(path)
+    except UnreadableFile as error:
+        raise DefinitionError([Problem(str(path), 1, 1, (), f"cannot read the file: {error}", "io")]) from None
+    document, smap, problems = read_yaml(text, str(path))
     if document is None:
         raise DefinitionError(problems)
     calendar, more = parse_calendar(document, smap)

@@ -230,12 +230,9 @@ def _apply(session: Session, row: Row[Any], definition: WorkflowDefinition, chos
         raise Conflict(row.version, queries.item_version(db, row.id))
     if not plain:
         calendar = calendars.for_estate(row.estate_id)
-        entered, was_overdue = timers.move(db, row.id, definition, row.state, chosen.dest, working, now, calendar, tz)
+        entered, notes = timers.move(db, row.id, definition, row.state, chosen.dest, working, now, calendar, tz)
         columns.update(entered)
-        if was_overdue:
-            # [old, new] like a field change; the leading _ keeps it apart from field names
-            # (which start with a letter). Statistics count late items by it.
-            changes["_was_overdue"] = [True, False]
+        changes.update(notes)  # _was_overdue, _calendar_uncovered: markers shaped like field changes
     queries.add_history(db, {
         "item_id": row.id, "kind": "transition", "transition": chosen.name, "event": None,
         "from_state": row.state, "to_state": chosen.dest, "actor_id": actor.user_id, "actor_name": actor.name,

@@ -2,6 +2,7 @@
 
     plan_entry(...)  the columns and item_deadlines rows of an item created in a state
     move(...)        after a transition's version-checked update: cancel, suspend, resume, compute
+    calendar_note()  the history marker of deadlines counted past the calendar's holiday list
     status(...)      'not_yet' | 'due' | 'overdue' | 'none' for the item's current state
     Calendars        each estate's working calendar; CALENDARS is the process-wide default
 
@@ -14,6 +15,10 @@ count working days, a working week being 5, `h` and `m` time inside working hour
 to `by: end_of_day`. `warn: 80%` falls at since + 0.8 × (due − since) in elapsed time.
 Time in a paused state does not count: the left state's rows are suspended and, on
 coming back, moved later by the time spent paused (working time for working limits).
+Working time past the last day the calendar's holiday list covers counts the plain
+working week (engine/language/calendar.py); the history row of the transition (or
+creation) that planned such a deadline carries `"_calendar_uncovered": [null, "YYYY-12-31"]`,
+so the timeline can say the deadline was computed without a holiday list.
 """
 
 from __future__ import annotations
@@ -31,17 +36,26 @@ from sqlalchemy import Row, select
 from sqlalchemy.engine import Connection
 
 from engine.errors import DefinitionError
-from engine.language.calendar import Calendar, load_calendar
+from engine.language.calendar import Calendar, CoverageGap, coverage_gap, load_calendar
 from engine.language.definition import Duration, WorkflowDefinition
-from engine.language.loader import CALENDAR_FILE, DEFAULT_WORKFLOWS_DIR, ESTATES_DIR
+from engine.language.loader import CALENDAR_FILE, DEFAULT_WORKFLOWS_DIR, ESTATES_DIR, calendar_files
 from engine.store import queries
 
-__all__ = ["CALENDARS", "Calendars", "limit_text", "move", "plan_entry", "rule_of", "status", "timeless"]
+__all__ = [
+    "CALENDARS", "UNCOVERED", "WAS_OVERDUE", "Calendars", "calendar_note", "limit_text", "move", "plan_entry",
+    "rule_of", "status", "timeless",
+]
 
 log = logging.getLogger("estateflow.timers")
 _ESTATE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _UNIT = {"m": "分钟", "h": "小时", "d": "天", "w": "周"}
 _WORKING_UNIT = {"m": "工作分钟", "h": "工作小时", "d": "个工作日", "w": "个工作周"}
+# History markers, shaped like a field change ([old, new]) so history pages show them; the
+# leading _ keeps them apart from field names (which start with a letter).
+WAS_OVERDUE = "_was_overdue"
+"""On the transition leaving a late state: [true, false]. Statistics count late items by it."""
+UNCOVERED = "_calendar_uncovered"
+"""On the row that planned a working-time deadline past the holiday list: [null, its last covered day]."""
 
 
 class Calendars:
@@ -67,23 +81,40 @@ class Calendars:
         folder = self.folder
         own = [folder / ESTATES_DIR / estate_id / CALENDAR_FILE] if _ESTATE_ID.match(estate_id) else []
         for path in [*own, folder / CALENDAR_FILE]:
-            try:
-                stamp = path.stat().st_mtime_ns
-            except OSError:
-                continue
-            hit = self._cache.get(path)
-            if hit is not None and hit[0] == stamp:
-                return hit[1]
-            try:
-                calendar = load_calendar(path)
-            except DefinitionError:
-                # `estateflow validate` reports the problems; limits keep running meanwhile.
-                log.warning("calendar %s has problems: using the built-in default", path)
-                calendar = Calendar()
-            with self._lock:
-                self._cache[path] = (stamp, calendar)
-            return calendar
+            calendar = self._read(path)
+            if calendar is not None:
+                return calendar
         return Calendar()
+
+    def _read(self, path: Path) -> Calendar | None:
+        """The calendar of `path` (cached while the file is unchanged); None when there is no file."""
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError:
+            return None
+        hit = self._cache.get(path)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        try:
+            calendar = load_calendar(path)
+        except DefinitionError:
+            # `estateflow validate` reports the problems; limits keep running meanwhile.
+            log.warning("calendar %s has problems: using the built-in default", path)
+            calendar = Calendar()
+        with self._lock:
+            self._cache[path] = (stamp, calendar)
+        return calendar
+
+    def coverage_gaps(self, now: datetime) -> list[CoverageGap]:
+        """The folder's calendar files whose holiday lists end within the next 90 days (the admin's banner)."""
+        gaps = []
+        for path in calendar_files(self.folder):
+            calendar = self._read(path)
+            if calendar is not None:
+                gap = coverage_gap(str(path), calendar, now.astimezone(calendar.tz).date())
+                if gap is not None:
+                    gaps.append(gap)
+        return gaps
 
 
 CALENDARS = Calendars()
@@ -161,6 +192,45 @@ def plan(definition: WorkflowDefinition, state: str, values: Mapping[str, Any], 
     return rows
 
 
+def _rule(definition: WorkflowDefinition, state: str, kind: str, index: int) -> Any:
+    spec = definition.states.get(state)
+    found = (spec.timers if kind == "timer" else spec.sla) if spec else ()
+    return found[index] if 0 <= index < len(found) else None
+
+
+def _counted_working(rule: Any) -> bool:
+    """Whether a SlaRule or Timer counts working time (and so depends on the holiday list)."""
+    if rule is None or (getattr(rule, "by", None) == "end_of_day" and getattr(rule, "not_before", None) is None):
+        return False  # midnight is midnight, holiday or not
+    durations = [getattr(rule, name, None) for name in ("within", "not_before", "after")]
+    return bool(rule.working) or any(d is not None and d.working for d in durations)
+
+
+def _beyond(calendar: Calendar, moment: datetime | None) -> bool:
+    return moment is not None and calendar.beyond_list(moment.astimezone(calendar.tz).date())
+
+
+def calendar_note(definition: WorkflowDefinition, calendar: Calendar, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """`{UNCOVERED: [None, last covered day]}` when a working-time row runs past the holiday list, else {}.
+
+    Such a deadline counted the plain working week (engine/language/calendar.py); the
+    history row that planned it says so, so nobody takes it for a checked date.
+    """
+    for row in rows:
+        if row["kind"] == "warn":
+            continue  # a warning follows its escalation, which is looked at
+        rule = _rule(definition, row["state"], row["kind"], row["rule_index"])
+        if getattr(rule, "at", None) is None and _counted_working(rule) and (
+                _beyond(calendar, row["due_at"]) or _beyond(calendar, row["opens_at"])):
+            return _uncovered(calendar)
+    return {}
+
+
+def _uncovered(calendar: Calendar) -> dict[str, Any]:
+    until = calendar.covered_until
+    return {UNCOVERED: [None, until.isoformat() if until else None]}
+
+
 def _deadline(rows: list[dict[str, Any]]) -> datetime | None:
     return min((r["due_at"] for r in rows if r["kind"] == "escalate"), default=None)
 
@@ -189,24 +259,28 @@ def _time_row(db: Connection, item_id: int) -> Row[Any]:
 
 
 def move(db: Connection, item_id: int, definition: WorkflowDefinition, source: str, dest: str,
-         values: Mapping[str, Any], now: datetime, calendar: Calendar, tz: tzinfo) -> tuple[dict[str, Any], bool]:
+         values: Mapping[str, Any], now: datetime, calendar: Calendar,
+         tz: tzinfo) -> tuple[dict[str, Any], dict[str, Any]]:
     """Bookkeeping of a transition `source` → `dest`, run after the item's version-checked update.
 
     Reads the item again (its row is locked by then, so a tick cannot change it
-    meanwhile), writes the rows and the time columns; returns those columns and
-    whether an overdue flag was cleared (the history row keeps it as `_was_overdue`).
+    meanwhile), writes the rows and the time columns; returns those columns and the
+    markers for the transition's history `changes`: WAS_OVERDUE when an overdue flag
+    was cleared, UNCOVERED when a deadline was counted past the holiday list.
     """
     cur = _time_row(db, item_id)
     src_paused, dst_paused = definition.states[source].paused, definition.states[dest].paused
     columns: dict[str, Any] = {}
     fresh = True
+    notes: dict[str, Any] = {}
     if src_paused and not dst_paused:  # back from a pause
         spent = now - cur.paused_since if cur.paused_since else timedelta(0)
         columns.update(paused_since=None, paused_from=None, paused_from_entered_at=None,
                        paused_seconds=cur.paused_seconds + round(spent.total_seconds()))
         if dest == cur.paused_from:
             fresh = False
-            _resume(db, item_id, definition, dest, cur.paused_since, now, calendar)
+            if _resume(db, item_id, definition, dest, cur.paused_since, now, calendar):
+                notes.update(_uncovered(calendar))
             columns.update(state_entered_at=cur.paused_from_entered_at or now,
                            deadline_at=queries.earliest_due(db, item_id, dest))
         elif cur.paused_from is not None:
@@ -215,31 +289,34 @@ def move(db: Connection, item_id: int, definition: WorkflowDefinition, source: s
         columns.update(paused_since=now, paused_from=source, paused_from_entered_at=cur.state_entered_at)
     else:
         queries.cancel_deadlines(db, item_id, source, now)
-    was_overdue = False
     if fresh:
         if not dst_paused:
-            was_overdue = bool(cur.overdue)
+            if cur.overdue:
+                notes[WAS_OVERDUE] = [True, False]
             columns["overdue"] = False
         created = cur.created_at + timedelta(seconds=columns.get("paused_seconds", cur.paused_seconds))
         rows = plan(definition, dest, values, entered=now, created=created, now=now, calendar=calendar, tz=tz)
         queries.add_deadlines(db, [{"item_id": item_id, **r} for r in rows])
         columns.update(state_entered_at=now, deadline_at=_deadline(rows))
+        notes.update(calendar_note(definition, calendar, rows))
     queries.set_time_columns(db, item_id, columns)
-    return columns, was_overdue
+    return columns, notes
 
 
 def rule_of(definition: WorkflowDefinition, row: Row[Any]) -> Any:
     """The SlaRule or Timer an item_deadlines row came from (None if the definition has no such entry)."""
-    spec = definition.states.get(row.state)
-    found = (spec.timers if row.kind == "timer" else spec.sla) if spec else ()
-    return found[row.rule_index] if 0 <= row.rule_index < len(found) else None
+    return _rule(definition, row.state, row.kind, row.rule_index)
 
 
 def _resume(db: Connection, item_id: int, definition: WorkflowDefinition, state: str, since: datetime | None,
-            now: datetime, calendar: Calendar) -> None:
-    """Move the suspended rows of `state` later by the time spent paused (`at` timers keep their moment)."""
+            now: datetime, calendar: Calendar) -> bool:
+    """Move the suspended rows of `state` later by the time spent paused (`at` timers keep their moment).
+
+    Returns whether a working-time row moved past the calendar's holiday list.
+    """
     if since is None or now <= since:
-        return
+        return False
+    beyond = False
     working_spent: timedelta | None = None
     for row in queries.pending_deadlines(db, item_id, state):
         rule = rule_of(definition, row)
@@ -252,9 +329,11 @@ def _resume(db: Connection, item_id: int, definition: WorkflowDefinition, state:
                 continue
             due = calendar.add_working(row.due_at, working_spent)
             opens = calendar.add_working(row.opens_at, working_spent) if row.opens_at else None
+            beyond = beyond or (row.kind != "warn" and _beyond(calendar, due))
         else:
             due, opens = row.due_at + (now - since), (row.opens_at + (now - since) if row.opens_at else None)
         queries.shift_deadline(db, row.id, due, opens)
+    return beyond
 
 
 def status(db: Connection, item_id: int, state: str, overdue: bool, now: datetime) -> str:

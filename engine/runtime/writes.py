@@ -51,7 +51,9 @@ def insert_new_item(session: Session, *, definition: WorkflowDefinition, definit
     queries.add_history(db, {
         "item_id": item_id, "kind": "transition", "transition": None, "event": None, "from_state": None,
         "to_state": initial, "actor_id": actor.user_id, "actor_name": actor.name, "at": now,
-        "changes": {name: [None, value] for name, value in data.items()}, "comment": comment,
+        "changes": {**{name: [None, value] for name, value in data.items()},
+                    **timers.calendar_note(definition, calendar, deadlines)},
+        "comment": comment,
     })
     return item_id
 

@@ -3,7 +3,8 @@
     timeline(session, item, registry=) -> [Entry]
 
 Transitions show their label and the fields they changed (old → new); events
-(escalations, warnings, skipped timers) show what they notified and why. Takes the
+(escalations, warnings, skipped timers) show what they notified and why; a deadline
+counted past the calendar's holiday list says so. Takes the
 caller's Session and never commits; never imports flask.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,7 @@ from engine.language import fields as fieldtypes
 from engine.language.definition import WorkflowDefinition
 from engine.runtime.items import ItemView
 from engine.runtime.registry import REGISTRY, Registry
+from engine.runtime.timers import UNCOVERED, WAS_OVERDUE
 from engine.views.listing import history, item_place
 
 __all__ = ["EVENT_LABELS", "Entry", "timeline"]
@@ -62,7 +64,16 @@ EVENT_LABELS = {
     "timer_skipped": "定时操作未执行",
 }
 # What an event row records besides fields, in the staff's words.
-_EVENT_KEYS = {"escalate_to": "通知角色", "reason": "原因", "_was_overdue": "曾超时"}
+_EVENT_KEYS = {"escalate_to": "通知角色", "reason": "原因", WAS_OVERDUE: "曾超时",
+               UNCOVERED: "期限按工作日推算（节假日表未覆盖）"}
+
+
+def _covered_until(value: Any) -> str:
+    try:
+        until = date.fromisoformat(str(value))
+    except ValueError:
+        return "节假日表未列出该期间"
+    return f"节假日表只列到{until.year}年{until.month}月{until.day}日"
 
 
 def _event_value(key: str, value: Any, roles: Mapping[str, str]) -> str:
@@ -70,6 +81,8 @@ def _event_value(key: str, value: Any, roles: Mapping[str, str]) -> str:
         return ""
     if key == "escalate_to" and isinstance(value, list):
         return "、".join(roles.get(str(role), str(role)) for role in value)
+    if key == UNCOVERED:
+        return _covered_until(value)
     if isinstance(value, bool):
         return "是" if value else "否"
     return str(value)

@@ -5,9 +5,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from click.testing import CliRunner
 
+from engine.cli.main import main
 from engine.errors import DefinitionError
-from engine.language.calendar import Calendar, load_calendar, parse_calendar
+from engine.language.calendar import Calendar, coverage_gap, load_calendar, parse_calendar
 from engine.language.source import read_yaml
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -96,3 +98,64 @@ def test_defaults_fill_what_a_calendar_leaves_out():
     assert calendar.timezone == "Asia/Shanghai"
     assert calendar.weekend == frozenset({5, 6})
     assert not calendar.is_working_day(date(2026, 10, 1))
+
+
+# -- when the holiday list runs out -------------------------------------------------------------
+
+
+def test_a_calendar_covers_the_whole_last_year_it_lists_a_date_of():
+    assert CALENDAR.covered_until == date(2026, 12, 31)
+    assert Calendar().covered_until is None  # the built-in default lists no dates: nothing runs out
+    assert Calendar(workdays=frozenset({date(2027, 2, 7)})).covered_until == date(2027, 12, 31)
+
+
+def test_past_the_list_the_plain_working_week_counts_on_purpose():
+    # 2027-01-01 will surely be 元旦, but until its dates are listed nobody knows the 调休 around
+    # it: the rule is Monday to Friday, never a guess.
+    assert CALENDAR.beyond_list(date(2027, 1, 1)) and not CALENDAR.beyond_list(date(2026, 12, 31))
+    assert CALENDAR.is_working_day(date(2027, 1, 1))  # a Friday
+    assert not CALENDAR.is_working_day(date(2027, 1, 2))  # a Saturday
+    # Thursday 31 December 17:00 plus two working hours: half an hour that day, then Friday 1 January.
+    assert CALENDAR.add_working(at("2026-12-31 17:00"), timedelta(hours=2)) == at("2027-01-01 10:00")
+    assert CALENDAR.add_working_days(at("2026-12-31 10:00"), 2) == at("2027-01-04 10:00")
+
+
+def test_the_warning_when_the_list_does_not_cover_the_next_90_days():
+    gap = coverage_gap("workflows/calendar.yaml", CALENDAR, date(2026, 12, 1))
+    assert str(gap) == (
+        "workflows/calendar.yaml: warning: holidays and 调休 are listed up to 2026-12-31; working time after "
+        "that counts Monday to Friday only. Add the next year's dates (docs/operations.md).")
+    assert gap is not None and gap.chinese() == (
+        "工作日历 workflows/calendar.yaml 的节假日和调休只列到 2026年12月31日；此后的工作时限只按周一至周五推算，"
+        "不含法定节假日和调休。请在国务院办公厅公布下一年的节假日安排后补上日期并重新发布。")
+    assert coverage_gap("c.yaml", CALENDAR, date(2026, 10, 2)) is None  # 90 days ahead is 2026-12-31
+    assert coverage_gap("c.yaml", CALENDAR, date(2026, 10, 3)) is not None
+    assert coverage_gap("c.yaml", Calendar(), date(2026, 12, 1)) is None
+
+
+def test_the_warning_names_the_calendars_own_working_week():
+    six_days = Calendar(weekend=frozenset({6}), holidays=frozenset({date(2026, 10, 1)}))
+    gap = coverage_gap("c.yaml", six_days, date(2026, 12, 1))
+    assert gap is not None
+    assert "counts Monday to Saturday only" in str(gap) and "周一至周六" in gap.chinese()
+
+
+def write_calendar(folder, year):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "calendar.yaml").write_text(
+        f"timezone: Asia/Shanghai\nholidays:\n  - {{from: {year}-10-01, to: {year}-10-07, name: 国庆节}}\n",
+        encoding="utf-8")
+    return folder / "calendar.yaml"
+
+
+def test_validate_warns_once_per_calendar_that_runs_out_and_still_exits_0(tmp_path, monkeypatch):
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    this_year = date.today().year
+    stale = write_calendar(tmp_path / "defs" / "estates" / "old", this_year - 1)
+    fresh = write_calendar(tmp_path / "defs" / "estates" / "new", this_year + 2)
+    result = CliRunner().invoke(main, ["validate", str(stale), str(fresh)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "OK: 0 workflow(s), 0 overlay(s) and 2 calendar(s) checked, no problems\n"
+    assert result.stderr == (
+        f"{stale}: warning: holidays and 调休 are listed up to {this_year - 1}-12-31; working time after that "
+        "counts Monday to Friday only. Add the next year's dates (docs/operations.md).\n")
