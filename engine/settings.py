@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ENV_FILE", "SETTINGS", "Setting", "load_env_file"]
+__all__ = ["ENV_FILE", "SETTINGS", "Setting", "load_env_file", "secret_key_problem"]
 
 ENV_FILE = "estateflow.env"
 """Read from the current directory (the site folder `estateflow init` writes) when present."""
@@ -44,6 +44,24 @@ SETTINGS: tuple[Setting, ...] = (
             "How many reverse proxies (nginx) stand in front: their X-Forwarded-* headers are trusted.", "web"),
     Setting("ESTATEFLOW_HTTPS", "0", "1 when the site is served over HTTPS: the session cookie is marked Secure.",
             "web"),
+    Setting("ESTATEFLOW_SESSION_IDLE_HOURS", "8",
+            "A login ends after this many hours without a request (a counter PC left logged in).", "logins"),
+    Setting("ESTATEFLOW_SESSION_MAX_HOURS", "24",
+            "A login ends this many hours after it began, however active: covers a 24-hour duty shift.", "logins"),
+    Setting("ESTATEFLOW_LOGIN_MAX_FAILURES", "5",
+            "Wrong passwords in a row for one account from one address before it must wait.", "logins"),
+    Setting("ESTATEFLOW_LOGIN_WAIT_SECONDS", "30",
+            "The first wait after those failures; it doubles with each further wrong password.", "logins"),
+    Setting("ESTATEFLOW_LOGIN_WAIT_MAX_SECONDS", "900", "The longest wait (15 minutes).", "logins"),
+    Setting("ESTATEFLOW_LOGIN_ADDRESS_MAX_FAILURES", "100",
+            "Wrong passwords from one address, across accounts, before that address must wait; raise it for "
+            "a large office behind one address.", "logins"),
+    Setting("ESTATEFLOW_LOGIN_ADDRESS_WINDOW_MINUTES", "15",
+            "The window those address failures are counted in, and the longest wait it imposes.", "logins"),
+    Setting("ESTATEFLOW_THREADS", "1",
+            "Threads per `estateflow serve` worker: 1 runs sync workers, more runs gthread workers.", "web"),
+    Setting("ESTATEFLOW_WORKER_INTERVAL", "60",
+            "Seconds between two passes of `estateflow worker` (time limits, then notifications).", "worker"),
     Setting("ESTATEFLOW_SENDER", "log", "How notifications are delivered: log, smtp or webhook.", "notifications"),
     Setting("ESTATEFLOW_SMTP_HOST", "", "The mail server (with ESTATEFLOW_SENDER=smtp).", "notifications"),
     Setting("ESTATEFLOW_SMTP_PORT", "", "Its port (default 587 with STARTTLS, else 25).", "notifications"),
@@ -75,3 +93,32 @@ def load_env_file(path: Path | str = ENV_FILE) -> bool:
         if value is not None and name not in os.environ:
             os.environ[name] = value
     return True
+
+
+SECRET_KEY_MIN_LENGTH = 32
+# Values that have been written down somewhere (old defaults, docs, tutorials, tests): anyone
+# could sign a session with them. Compared lower-cased, stripped.
+_KNOWN_SECRET_KEYS = frozenset({
+    "dev", "development", "test", "testing", "bench", "secret", "secret-key", "secret_key", "changeme",
+    "change-me", "change_me", "please-change-me", "your-secret-key", "a real secret", "from the environment",
+    "estateflow", "demo1234",
+})
+
+
+def secret_key_problem(value: str | None) -> str | None:
+    """Why `value` must not sign sessions (one English line), or None when it is usable.
+
+    The one rule for every way of starting the web app: `estateflow serve` refuses to start
+    and `create_app` (hence `flask run`) refuses to build the app.
+    """
+    how = "set ESTATEFLOW_SECRET_KEY to at least 32 random characters " \
+          "(python -c 'import secrets; print(secrets.token_hex(32))')"
+    if not value:
+        return f"ESTATEFLOW_SECRET_KEY is not set: {how}"
+    if value.strip().lower() in _KNOWN_SECRET_KEYS:
+        return f"ESTATEFLOW_SECRET_KEY is a known development value: {how}"
+    if len(value) < SECRET_KEY_MIN_LENGTH:
+        return f"ESTATEFLOW_SECRET_KEY is too short ({len(value)} characters): {how}"
+    if len(set(value)) < 8:  # 'xxxx...' or '0000...': a placeholder, not a secret
+        return f"ESTATEFLOW_SECRET_KEY looks like a placeholder: {how}"
+    return None

@@ -3,7 +3,8 @@
     create_app(config=None) -> Flask
 
 Settings come, in order, from web/config.py, instance/config.py (optional), the
-ESTATEFLOW_* environment variables (ESTATEFLOW_DATABASE_URL, ESTATEFLOW_SECRET_KEY)
+ESTATEFLOW_* environment variables (ESTATEFLOW_DATABASE_URL, ESTATEFLOW_SECRET_KEY; also
+read from ./estateflow.env when present, the environment winning)
 and the `config` mapping (tests). Each module wires itself in its `init_app(app)`.
 """
 
@@ -15,30 +16,34 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from web.config import DEV_SECRET_KEY, Config
+from engine.settings import load_env_file
+from web.config import Config, check_secret_key, serve_behind
 
 csrf = CSRFProtect()
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: settings, database, login, CSRF, error pages, blueprints."""
+    load_env_file()  # ./estateflow.env, as the CLI reads it; real environment variables win
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_object(Config)
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("ESTATEFLOW")
     if config:
         app.config.update(config)
-    if app.config["SECRET_KEY"] == DEV_SECRET_KEY and not (app.debug or app.testing):
-        raise RuntimeError("SECRET_KEY is the development default: set ESTATEFLOW_SECRET_KEY "
-                           "(or SECRET_KEY in instance/config.py) before serving")
+    check_secret_key(app)
+    serve_behind(app)
 
-    from web import auth, db, errors, items, pages, workflows
+    from web import auth, db, errors, health, items, pages, security, workflows
 
+    # First: its NUL check runs before any other request hook, its `int` converter before any route.
+    security.init_app(app)
     db.init_app(app)
     auth.init_app(app)
     csrf.init_app(app)
     errors.init_app(app)
     pages.init_app(app)
+    health.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(items.bp)
     app.register_blueprint(workflows.bp)

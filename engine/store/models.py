@@ -21,7 +21,7 @@ from engine.clock import DEFAULT_TIMEZONE
 
 __all__ = [
     "Base", "Counter", "Estate", "Item", "ItemDeadline", "ItemHistory", "ItemLink", "Outbox", "User", "UserEstate",
-    "UserRole", "UTCDateTime", "WorkflowVersion",
+    "UserRole", "UTCDateTime", "WorkerPass", "WorkflowVersion", "LoginSession", "LoginFailure", "AddressFailure",
 ]
 
 
@@ -86,6 +86,49 @@ class User(Base):
     """Where SMTP notifications go (migration 0003, the outbox senders)."""
     phone: Mapped[str | None] = mapped_column(String(32))
     """Where an SMS/WeChat gateway behind the webhook sender reaches the user (0003)."""
+
+
+class LoginSession(Base):
+    """One login of one browser, kept on the server (engine/access/sessions.py, migration 0004).
+
+    `id` is the SHA-256 of the random token the signed cookie carries, so a copy of the
+    table opens nothing. Logout, a password change or disabling the user set `ended_at`;
+    a session also expires after the idle timeout (`last_seen_at`, written at most about
+    once a minute) and the absolute lifetime (`created_at`).
+    """
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoginFailure(Base):
+    """Consecutive wrong passwords for one (account, client address): the login throttle (engine/access/logins.py).
+
+    `account` is the lower-cased username as typed (unknown names count too); a correct
+    password deletes the row. Rows whose last failure is old are pruned.
+    """
+
+    __tablename__ = "login_failures"
+
+    account: Mapped[str] = mapped_column(String(100), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class AddressFailure(Base):
+    """Wrong passwords from one client address across accounts, in a fixed window (the per-address ceiling)."""
+
+    __tablename__ = "login_address_failures"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    failures: Mapped[int] = mapped_column(Integer)
 
 
 class UserRole(Base):
@@ -261,3 +304,31 @@ class ItemLink(Base):
     from_item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
     to_item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class WorkerPass(Base):
+    """The heartbeat of one `estateflow worker` (per host and name): its last completed pass.
+
+    Written after every pass (tick, then send), read by /healthz in every web process: a
+    worker that stopped silently stops every escalation and message, so monitoring must see it.
+    Counts are those of the last pass only; no personal data.
+    """
+
+    __tablename__ = "worker_passes"
+    __table_args__ = (UniqueConstraint("host", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(64))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    """When this process started."""
+    last_pass_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    passes: Mapped[int] = mapped_column(Integer)
+    """Passes completed by this process."""
+    handled: Mapped[int] = mapped_column(Integer)
+    """Deadlines handled (warnings, escalations, timers) in the last pass."""
+    tick_failed: Mapped[int] = mapped_column(Integer)
+    sent: Mapped[int] = mapped_column(Integer)
+    send_failed: Mapped[int] = mapped_column(Integer)
+    """Notifications given up or left for a retry in the last pass."""
