@@ -55,6 +55,10 @@ def serve(bind: str, workers: int, threads: int, timeout: int) -> None:
     if problem:
         click.echo(f"cannot serve: {problem}", err=True)
         sys.exit(1)
+    # gunicorn sets up only its own loggers: the app's lines (logins, health, unexpected errors) need
+    # a handler too, or its INFO lines (login.failed, login.succeeded) are lost. Forked workers inherit it.
+    show_logs()
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin set-up lines say nothing to an operator
     options = {
         "bind": [bind],
         "workers": workers,
