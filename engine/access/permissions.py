@@ -245,13 +245,13 @@ def _by_name(definition: WorkflowDefinition, state: str) -> Iterator[tuple[str, 
         yield name, definition.transitions_from(state, name)
 
 
-def _judge(definition: WorkflowDefinition, name: str, branches: tuple[TransitionDef, ...],
+def _judge(definition: WorkflowDefinition, state: str, name: str, branches: tuple[TransitionDef, ...],
            values: Mapping[str, Any], now: datetime, actor: Actor, labels: Mapping[str, str]) -> Availability:
     permitted = tuple(t for t in branches if permits(actor, t))
     # Without a permitted branch the guards are still judged, for whoever may: the page says all at once.
     considered = permitted or branches
     asks = _asked(considered)
-    chosen = definition.choose(considered, values, now)
+    chosen = definition.choose(state, considered, values, now)
     opened = (chosen,) if chosen is not None else _opens(considered, definition, values, now, asks)
     reasons: list[Reason] = []
     if not permitted:
@@ -286,7 +286,7 @@ def availability(definition: WorkflowDefinition, state: str, values: Mapping[str
     `labels` names roles in the reasons (role_labels(session); ids without it).
     """
     named = labels or {}
-    return tuple(_judge(definition, name, branches, values, now, actor, named)
+    return tuple(_judge(definition, state, name, branches, values, now, actor, named)
                  for name, branches in _by_name(definition, state))
 
 
@@ -302,7 +302,7 @@ def can_act(definition: WorkflowDefinition, state: str, values: Mapping[str, Any
     """Whether `availability` allows some transition here: the inbox's Python half, without the reasons."""
     for _name, branches in _by_name(definition, state):
         permitted = tuple(t for t in branches if permits(actor, t))
-        if permitted and (definition.choose(permitted, values, now) is not None
+        if permitted and (definition.choose(state, permitted, values, now) is not None
                           or _opens(permitted, definition, values, now, _asked(permitted))):
             return True
     return False

@@ -215,8 +215,8 @@ class WorkflowDefinition:
         """
         return self.graph.leaving(state, name)
 
-    def choose(self, candidates: tuple[TransitionDef, ...], values: Mapping[str, Any],
+    def choose(self, state: str, candidates: tuple[TransitionDef, ...], values: Mapping[str, Any],
                now: datetime) -> TransitionDef | None:
-        """The branch fire() takes: of `candidates` (one name, one state), the first in the
+        """The branch fire() takes: of `candidates` (one name, leaving `state`), the first in the
         Machine's order whose condition holds on `values` at `now` (aware, estate time)."""
-        return self.graph.choose(candidates, values, now)
+        return self.graph.choose(state, candidates, values, now)

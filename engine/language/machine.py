@@ -94,9 +94,9 @@ class StateGraph:
                  for t in event.transitions.get(state, ())]
         return tuple(sorted(found, key=lambda t: t.index))
 
-    def choose(self, candidates: tuple[TransitionDef, ...], values: Mapping[str, Any],
+    def choose(self, state: str, candidates: tuple[TransitionDef, ...], values: Mapping[str, Any],
                now: datetime) -> TransitionDef | None:
-        """Of `candidates` (branches of one name leaving one state), the one the Machine takes.
+        """Of `candidates` (branches of one name leaving `state`), the one the Machine takes.
 
         The Machine's transitions for (name, state) are walked in its order, those not among
         the candidates (e.g. not permitted to the actor) skipped, and the first whose
@@ -104,10 +104,8 @@ class StateGraph:
         """
         if not candidates:
             return None
-        first = candidates[0]
-        state = next((s for s in first.sources if all(s in t.sources for t in candidates)), None)
-        event = self.machine.events.get(first.name)
-        if state is None or event is None:
+        event = self.machine.events.get(candidates[0].name)
+        if event is None:
             return None
         data = EventData(None, event, self.machine, None, (), {"values": values, "now": now})
         for branch in event.transitions.get(state, ()):

@@ -187,7 +187,7 @@ def fire(session: Session, item_id: int, transition: str, actor: Actor, data: Ma
         working = {**stored, **parse_data(definition, data, tz)}  # 4
         now = (clock or _SYSTEM_CLOCK).now()
         local = now.astimezone(tz)
-        chosen = definition.choose(candidates, working, local)  # 5
+        chosen = definition.choose(row.state, candidates, working, local)  # 5
         if chosen is None:
             conditions = [t.when.source for t in candidates if t.when is not None]
             raise GuardFailed(f"不满足“{candidates[0].label}”的条件：{'；'.join(conditions)}",

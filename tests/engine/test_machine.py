@@ -64,36 +64,36 @@ def test_transitions_from_a_state_come_in_file_order(definition: WorkflowDefinit
 
 def test_the_otherwise_is_chosen_only_when_no_guard_holds(definition: WorkflowDefinition) -> None:
     branches = definition.transitions_from("open", "route")
-    assert definition.choose(branches, {"amount": 500, "urgent": True}, NOW).dest == "big"
-    assert definition.choose(branches, {"amount": 5, "urgent": True}, NOW).dest == "fast"
-    assert definition.choose(branches, {"amount": 5}, NOW).dest == "small"
-    assert definition.choose(branches, {}, NOW).dest == "small"
+    assert definition.choose("open", branches, {"amount": 500, "urgent": True}, NOW).dest == "big"
+    assert definition.choose("open", branches, {"amount": 5, "urgent": True}, NOW).dest == "fast"
+    assert definition.choose("open", branches, {"amount": 5}, NOW).dest == "small"
+    assert definition.choose("open", branches, {}, NOW).dest == "small"
 
 
 def test_the_choice_skips_branches_not_among_the_candidates(definition: WorkflowDefinition) -> None:
     staff_only = tuple(t for t in definition.transitions_from("open") if t.name == "route" and "staff" in t.roles)
     assert [t.dest for t in staff_only] == ["small", "big"]  # file order, as `available` passes them
-    assert definition.choose(staff_only, {"amount": 5, "urgent": True}, NOW).dest == "small"
-    assert definition.choose(staff_only, {"amount": 500}, NOW).dest == "big"
+    assert definition.choose("open", staff_only, {"amount": 5, "urgent": True}, NOW).dest == "small"
+    assert definition.choose("open", staff_only, {"amount": 500}, NOW).dest == "big"
     guarded_only = tuple(t for t in staff_only if t.when is not None)
-    assert definition.choose(guarded_only, {"amount": 5}, NOW) is None
+    assert definition.choose("open", guarded_only, {"amount": 5}, NOW) is None
 
 
 def test_the_runtime_follows_the_machines_order(definition: WorkflowDefinition) -> None:
     # Both guards hold; whichever the Machine lists first wins, whatever the file says.
     values = {"amount": 500, "urgent": True}
-    assert definition.choose(definition.transitions_from("open", "route"), values, NOW).dest == "big"
+    assert definition.choose("open", definition.transitions_from("open", "route"), values, NOW).dest == "big"
     definition.graph.machine.events["route"].transitions["open"].reverse()
     assert [t.dest for t in definition.transitions_from("open", "route")] == ["small", "fast", "big"]
-    assert definition.choose(definition.transitions_from("open", "route"), values, NOW).dest == "small"
+    assert definition.choose("open", definition.transitions_from("open", "route"), values, NOW).dest == "small"
 
 
 def test_the_runtime_asks_the_machines_conditions(definition: WorkflowDefinition) -> None:
     [to_big, to_fast, to_small] = definition.graph.machine.events["route"].transitions["open"]
     to_big.conditions[0].target = False  # the Machine now takes `big` when the guard is false
     branches = definition.transitions_from("open", "route")
-    assert definition.choose(branches, {"amount": 5}, NOW).dest == "big"
-    assert definition.choose(branches, {"amount": 500}, NOW).dest == "small"
+    assert definition.choose("open", branches, {"amount": 5}, NOW).dest == "big"
+    assert definition.choose("open", branches, {"amount": 500}, NOW).dest == "small"
 
 
 def test_the_diagram_edges_come_from_the_machine(definition: WorkflowDefinition) -> None:
