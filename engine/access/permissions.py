@@ -50,7 +50,57 @@ __all__ = [
     "Availability", "Reason", "availability", "can_act", "check_create", "check_estate",
     "create_refusal", "form_fields", "in_estates", "may_create", "permits", "permitted_branches", "role_labels",
     "states_to_act", "works_in",
+    "CUSTOMER_SERVICE_ROLES", "PERSONAL_ROLES", "grantable_roles", "may_manage_estate", "may_manage_users",
+    "may_read_logs", "may_add_estates", "sees_residents",
 ]
+
+# -- the organisation ---------------------------------------------------------------------------
+
+CUSTOMER_SERVICE_ROLES = frozenset({"frontdesk", "housekeeper", "cs_supervisor", "cs_manager"})
+PERSONAL_ROLES = CUSTOMER_SERVICE_ROLES | {"project_manager", "branch_leader"}
+"""Who sees residents' names and phones in full by default (a workflow's `access.personal` may differ)."""
+_ADMIN = "admin"
+_MANAGER = "cs_manager"
+_MANAGER_MAY_NOT_GRANT = frozenset({_ADMIN, _MANAGER, "branch_leader"})
+"""A cs_manager runs the staff of their estates but does not make managers or administrators."""
+
+
+def may_add_estates(actor: Actor) -> bool:
+    """Whether the actor may add an estate: an admin (anywhere), or the system."""
+    return actor.is_system or _ADMIN in actor.roles
+
+
+def may_manage_estate(actor: Actor, estate: str) -> bool:
+    """Whether the actor may change `estate`'s buildings, units and residents: its admin or cs_manager."""
+    return actor.is_system or bool(actor.roles_in(estate) & {_ADMIN, _MANAGER})
+
+
+def may_manage_users(actor: Actor, estate: str) -> bool:
+    """Whether the actor may add staff to `estate`, give them roles there, reset or disable them."""
+    return may_manage_estate(actor, estate)
+
+
+def grantable_roles(actor: Actor, estate: str, catalogue: frozenset[str]) -> frozenset[str]:
+    """The roles of `catalogue` the actor may give in `estate` (an admin: all; a cs_manager: not the top posts)."""
+    held = actor.roles_in(estate)
+    if actor.is_system or _ADMIN in held:
+        return catalogue
+    if _MANAGER in held:
+        return catalogue - _MANAGER_MAY_NOT_GRANT
+    return frozenset()
+
+
+def may_read_logs(actor: Actor, estate: str | None = None) -> bool:
+    """Whether the actor may read the audit and access logs (of `estate`, or of some estate)."""
+    if actor.is_system:
+        return True
+    held = actor.roles_in(estate) if estate is not None else actor.roles
+    return bool(held & {_ADMIN, _MANAGER})
+
+
+def sees_residents(actor: Actor, estate: str) -> bool:
+    """Whether the actor sees residents' names and phones in full in `estate` (unit pages, lookup, search)."""
+    return actor.is_system or bool(actor.roles_in(estate) & PERSONAL_ROLES)
 
 _MAX_TRIES = 512
 """Input combinations tried per guard; beyond that the step stays open and fire() decides."""

@@ -8,10 +8,25 @@ field values live in `items.data` as JSON (see engine/language/fields.py for the
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint, false, true
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    true,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -20,8 +35,9 @@ from sqlalchemy.types import DateTime, TypeDecorator
 from engine.clock import DEFAULT_TIMEZONE
 
 __all__ = [
-    "Base", "Counter", "Estate", "Item", "ItemDeadline", "ItemHistory", "ItemLink", "Outbox", "User", "UserEstate",
-    "UserRole", "UTCDateTime", "WorkerPass", "WorkflowVersion", "LoginSession", "LoginFailure", "AddressFailure",
+    "AccessLog", "AddressFailure", "AuditLog", "Base", "Building", "Counter", "Estate", "Item", "ItemAssignee",
+    "ItemDeadline", "ItemHistory", "ItemLink", "LoginFailure", "LoginSession", "Outbox", "Resident", "RoutingVersion",
+    "Unit", "User", "UserEstate", "UserRole", "UTCDateTime", "WorkerPass", "WorkflowVersion",
 ]
 
 
@@ -86,6 +102,12 @@ class User(Base):
     """Where SMTP notifications go (migration 0003, the outbox senders)."""
     phone: Mapped[str | None] = mapped_column(String(32))
     """Where an SMS/WeChat gateway behind the webhook sender reaches the user (0003)."""
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Set by an admin's reset and for imported users: the next login must choose a new password (0006)."""
+    on_leave: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Away: new notifications meant for the user go to `stand_in_id` (0006)."""
+    stand_in_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    """Who covers while the user is on leave (their open items were handed over to that user)."""
 
 
 class LoginSession(Base):
@@ -132,16 +154,20 @@ class AddressFailure(Base):
 
 
 class UserRole(Base):
-    """A role id (from workflows/roles.yaml) held by a user."""
+    """A role id (from workflows/roles.yaml) held by a user in one estate (0006: roles are per estate).
+
+    A user holding a role in an estate also has a `UserEstate` row for it (engine/org keeps both).
+    """
 
     __tablename__ = "user_roles"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    estate_id: Mapped[str] = mapped_column(ForeignKey("estates.id", ondelete="CASCADE"), primary_key=True)
     role: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class UserEstate(Base):
-    """An estate a user works in (sees and acts on its items)."""
+    """An estate a user works in (sees and acts on its items, with the roles held there)."""
 
     __tablename__ = "user_estates"
 
@@ -221,6 +247,10 @@ class Item(Base):
     paused_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     paused_from: Mapped[str | None] = mapped_column(String(64))
     paused_from_entered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"), index=True)
+    """The unit the item's `unit` field names (0006); the unit page (一户一档) lists by it."""
+    department: Mapped[str | None] = mapped_column(String(32))
+    """The department the item is dispatched to (the workflow's `access.department`), for executors' access."""
 
 
 class ItemDeadline(Base):
@@ -286,7 +316,10 @@ class Outbox(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
     estate_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    role: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str | None] = mapped_column(String(64))
+    """The role told (every holder in the estate); null when the message is for one person (`user_id`)."""
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    """The person told (`notify: {user: FIELD}`), 0006."""
     subject: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
@@ -332,3 +365,122 @@ class WorkerPass(Base):
     sent: Mapped[int] = mapped_column(Integer)
     send_failed: Mapped[int] = mapped_column(Integer)
     """Notifications given up or left for a retry in the last pass."""
+
+
+class Building(Base):
+    """A building (楼栋) of an estate, named as staff say it ("3" or "3栋")."""
+
+    __tablename__ = "buildings"
+    __table_args__ = (UniqueConstraint("estate_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    estate_id: Mapped[str] = mapped_column(ForeignKey("estates.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+
+
+class Unit(Base):
+    """A unit (房号, e.g. 3-1-502) of a building: the household record (一户一档).
+
+    `tags` is a list of short labels (VIP, 敏感客户, 空置). Changes are recorded in
+    `audit_log` with the unit's id, so the unit page shows its history.
+    """
+
+    __tablename__ = "units"
+    __table_args__ = (UniqueConstraint("estate_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    estate_id: Mapped[str] = mapped_column(ForeignKey("estates.id", ondelete="CASCADE"))
+    building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id", ondelete="CASCADE"), index=True)
+    number: Mapped[str] = mapped_column(String(32))
+    area_m2: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    tags: Mapped[list[str]] = mapped_column(JSONDoc, default=list)
+
+
+class Resident(Base):
+    """An owner or tenant of a unit; personal data (name, phone), masked for most staff.
+
+    `kind` is 'owner' or 'tenant'. Moving out sets `moved_out_on` (the record stays);
+    anonymising replaces name and phone and sets `anonymised_at`.
+    """
+
+    __tablename__ = "residents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    moved_in_on: Mapped[date | None] = mapped_column(Date)
+    moved_out_on: Mapped[date | None] = mapped_column(Date)
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ItemAssignee(Base):
+    """The person a `user` field of an item names, kept in step with `items.data` by create and fire.
+
+    It lets 我的待办 put "assigned to me" first and lets executors see their own items in SQL.
+    """
+
+    __tablename__ = "item_assignees"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    field: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+
+
+class AuditLog(Base):
+    """Who changed what in the organisation, when: estates, buildings, units, residents, users, roles.
+
+    `target` names the kind of record ('estate', 'building', 'unit', 'resident', 'user', 'role',
+    'routing', 'import'), `target_id` its key; `changes` maps each field to [old, new].
+    `unit_id` is set for a unit's and its residents' rows (the unit's history). Personal
+    values in `changes` are shown only to those who may see them.
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_name: Mapped[str] = mapped_column(String(200))
+    estate_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    unit_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    target: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(32))
+    changes: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+
+
+class AccessLog(Base):
+    """Each view of personal data in full, each export, each PIPL act (PIPL: who saw whom).
+
+    No foreign keys: the record outlives the item or user it names (kept at least 6 months,
+    `ESTATEFLOW_ACCESS_LOG_DAYS`). `kind`: 'view', 'export', 'lookup', 'privacy'.
+    """
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    user_name: Mapped[str] = mapped_column(String(200))
+    estate_id: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    item_id: Mapped[int | None] = mapped_column(Integer)
+    unit_id: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(String(300), default="")
+
+
+class RoutingVersion(Base):
+    """A published routing table of one estate (workflows/estates/<estate>/_routing.yaml); the newest applies."""
+
+    __tablename__ = "routing_versions"
+    __table_args__ = (UniqueConstraint("estate_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    estate_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    document: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    published_by: Mapped[str | None] = mapped_column(String(100))
