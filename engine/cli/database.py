@@ -48,14 +48,14 @@ def db_upgrade(url: str | None, revision: str) -> None:
               envvar="ESTATEFLOW_WORKFLOWS", default=Path("workflows"), show_default=True,
               help="The definitions folder (default: $ESTATEFLOW_WORKFLOWS, else workflows/).")
 def publish(url: str | None, workflows_dir: Path) -> None:
-    """Validate every definition (and estate overlay) and store changed ones as new versions."""
-    from engine.runtime.registry import publish_folder
+    """Validate every definition (and estate overlay) and routing table; store changed ones as new versions."""
+    from engine.runtime.registry import publish_site
     from engine.store.db import transaction
 
     with opened(url, f"publish to {shown_url(url)}") as factory:
         try:
             with transaction(factory) as session:
-                published = publish_folder(session, workflows_dir)
+                published, routing = publish_site(session, workflows_dir)
         except DefinitionError as error:
             error.add_note("nothing was published")
             raise
@@ -63,6 +63,8 @@ def publish(url: str | None, workflows_dir: Path) -> None:
         where = f" [{p.estate_id}]" if p.estate_id else ""
         status = "published" if p.created else "unchanged"
         click.echo(f"{p.workflow_id}{where} v{p.version}: {status}")
+    for r in routing:
+        click.echo(f"routing [{r.estate_id}] v{r.version}: {'published' if r.created else 'unchanged'}")
 
 
 @click.command("test")

@@ -23,13 +23,16 @@ from engine.language.loader import (
     CALENDAR_FILE,
     DEFAULT_WORKFLOWS_DIR,
     ROLES_FILE,
+    ROUTING_FILE,
     Loader,
     base_files,
     calendar_files,
+    is_estate_file,
     is_overlay,
     overlay_files,
     overlay_target,
     read_source,
+    routing_files,
 )
 from engine.settings import load_env_file
 
@@ -92,7 +95,8 @@ def main() -> None:
     load_env_file()
 
 
-Kind = str  # "workflow", "overlay", "calendar", or "unreadable" (not a regular file: never opened)
+Kind = str  # "workflow", "overlay", "calendar", "routing", "estate_file" (another `_` name in an estate
+# folder), or "unreadable" (not a regular file: never opened)
 
 
 def _kind(path: Path) -> Kind:
@@ -100,6 +104,8 @@ def _kind(path: Path) -> Kind:
         return "unreadable"
     if path.name == CALENDAR_FILE:
         return "calendar"
+    if is_estate_file(path):
+        return "routing" if path.name == ROUTING_FILE else "estate_file"
     return "overlay" if is_overlay(path) else "workflow"
 
 
@@ -108,7 +114,7 @@ def _targets(paths: tuple[Path, ...]) -> list[tuple[Path, Kind]]:
     targets: list[tuple[Path, Kind]] = []
     for path in paths:
         if path.is_dir():
-            found = [*base_files(path), *overlay_files(path), *calendar_files(path)]
+            found = [*base_files(path), *overlay_files(path), *calendar_files(path), *routing_files(path)]
             # Folders of broken examples may nest: take their other .yaml files too.
             found += [p for p in sorted(path.rglob("*.yaml")) if p not in found and p.name != ROLES_FILE]
             targets += [(p, _kind(p)) for p in found]
@@ -150,6 +156,14 @@ def _check_file(loaders: dict[Path, Loader], default_dir: Path, path: Path, kind
             return list(read_source(path).problems)  # says why, from a stat (engine.language.source.read_text)
         if kind == "calendar":
             return _check_calendar(path)
+        if kind == "estate_file":
+            message = (f"not an overlay (the name starts with _) and not an estate file estateflow knows: "
+                       f"the routing table is {ROUTING_FILE}")
+            return [Problem(str(path), 1, 1, (), message, "estate_file")]
+        if kind == "routing":
+            workflows_dir = overlay_target(path)[0]
+            loader = loaders.get(workflows_dir) or loaders.setdefault(workflows_dir, Loader(workflows_dir))
+            return loader.routing_problems(path)
         if kind == "overlay":
             workflows_dir, base, estate = overlay_target(path)
             if not base.exists():
@@ -189,9 +203,11 @@ def validate(paths: tuple[Path, ...], workflows_dir: Path | None) -> None:
         bad_files = len({p.file for p in problems})
         click.echo(f"{len(set(problems))} problem(s) in {bad_files} of {files} file(s)", err=True)
         sys.exit(1)
-    counts = {kind: sum(1 for _, k in targets if k == kind) for kind in ("workflow", "overlay", "calendar")}
-    click.echo(f"OK: {counts['workflow']} workflow(s), {counts['overlay']} overlay(s) and "
-               f"{counts['calendar']} calendar(s) checked, no problems")
+    counts = {kind: sum(1 for _, k in targets if k == kind) for kind in ("workflow", "overlay", "calendar", "routing")}
+    parts = [f"{counts[k]} {k}(s)" for k in ("workflow", "overlay", "calendar")]
+    if counts["routing"]:
+        parts.append(f"{counts['routing']} routing table(s)")
+    click.echo(f"OK: {', '.join(parts[:-1])} and {parts[-1]} checked, no problems")
 
 
 def _definition_path(workflow: str, workflows_dir: Path) -> Path:

@@ -1,14 +1,21 @@
 """Scenario tests: how administrators test their own workflows (`estateflow test PATH...`).
 
-A scenario file (YAML; the format is a public contract, see docs/) names a workflow,
-an optional estate and start time, and steps: `create`, `fire`, `advance`, each with
-`expect` and/or `expect_error`. Each scenario runs on a fresh temporary SQLite
-database (a copy of one migrated template), with a FixedClock, acting as a user of
-the estate holding just the role named by `as` (`system`: the system actor). The
-current item is the one the last successful `create` made. `advance` moves the clock
+A scenario file (YAML; the format is a public contract: docs/operations.md "Scenario files",
+docs/workflow-language.md "Scenarios: people and units") names a workflow, an optional estate
+and start time, optional `users` and `units`, and steps: `create`, `fire`, `advance`, each
+with `expect` and/or `expect_error`. Each scenario runs on a fresh temporary SQLite database
+(a copy of one migrated template), with a FixedClock. `as` names the acting user: a username
+of `users:` (username → the roles held in the estate), or a role id, meaning the user named
+like the role holding just that role (`system`: the system actor). A `user` field's value is
+created the same way when first named. Units: those listed under `units:`, or else every unit
+number the steps' `unit` fields name, are created (with their building: the part before the
+first '-'), so that a scenario can name a unit by its number; with `units:` a number not
+listed is refused as on a live site (engine/cli/scenario_cast.py makes them).
+The current item is the one the last successful `create` made. `advance` moves the clock
 to each due time event in turn and runs a tick pass there (engine/runtime/tick.py), so an
 escalation ladder plays out in order; limits count by the calendar of the workflow's
-definitions folder. `notified` lists every role notified about the item so far.
+definitions folder. `notified` lists every role notified about the item so far, and each
+person told by a `notify: {user: ...}` as `@username`.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.access.actor import Actor
 from engine.cli.scenario_cache import TemplateDatabase, cached_load, cached_loader
+from engine.cli.scenario_cast import Cast, people_of
+from engine.cli.scenario_cast import Failed as _Failed
 from engine.clock import DEFAULT_TIMEZONE, FixedClock
 from engine.errors import ERROR_CODES, DefinitionError, TransitionError
 from engine.language import fields
@@ -35,13 +44,20 @@ from engine.runtime import tick, timers
 from engine.runtime.items import ItemView, create, fire, get_item
 from engine.runtime.registry import Registry
 from engine.store.db import make_engine, make_session_factory, transaction
-from engine.store.models import Estate, Item, ItemHistory, ItemLink, Outbox, User, UserEstate, UserRole
+from engine.store.models import (
+    Estate,
+    Item,
+    ItemHistory,
+    ItemLink,
+    Outbox,
+    User,
+)
 
 __all__ = ["DEFAULT_START", "Result", "find_scenarios", "run_paths"]
 
 DEFAULT_START = "2026-03-02T09:00:00+08:00"
 DEFAULT_ESTATE = "demo"
-SCENARIO_KEYS = {"name", "workflow", "estate", "start_at", "steps"}
+SCENARIO_KEYS = {"name", "workflow", "estate", "start_at", "users", "units", "steps"}
 STEP_KEYS = {"create", "fire", "advance", "as", "data", "comment", "version", "expect", "expect_error"}
 EXPECT_KEYS = {"state", "fields", "version", "spawned", "history_count", "notified", "overdue", "due"}
 DUE_WORDS = ("not_yet", "due", "overdue", "none")
@@ -62,10 +78,6 @@ class Result:
 
     def __str__(self) -> str:
         return f"PASS {self.name}" if self.passed else f"FAIL {self.name}: {self.failure}"
-
-
-class _Failed(Exception):
-    """A step did not go as expected (the message says how)."""
 
 
 def find_scenarios(paths: list[Path]) -> list[Path]:
@@ -124,8 +136,12 @@ class Runner:
         self.tz = ZoneInfo(DEFAULT_TIMEZONE)
         self.clock = FixedClock(self._start(self.doc.get("start_at", DEFAULT_START)))
         self.item: ItemView | None = None
-        self.users: dict[str, Actor] = {}
         self.loader, target = self._loader(str(self.doc["workflow"]), workflows_dir, loaders)
+        try:
+            people = people_of(self.doc.get("users"), self.loader.roles)
+        except ValueError as error:
+            raise self._problem(("users",), str(error)) from None
+        self.cast = Cast(factory, self.estate, self.loader.roles, people)
         self.definition = cached_load(self.loader, target, self.estate)
         self.calendars = timers.Calendars(self.loader.workflows_dir)
         self._set_up()
@@ -169,35 +185,29 @@ class Runner:
         return loaders[key], target
 
     def _set_up(self) -> None:
-        """The estate, and every workflow the scenario may reach (itself and what it spawns)."""
+        """The estate, its listed units, and every workflow the scenario may reach (itself and what it spawns)."""
         with transaction(self.factory) as session:
             session.add(Estate(id=self.estate, name=self.estate, timezone=DEFAULT_TIMEZONE))
+            session.flush()
             pending, seen = [self.definition], {self.definition.id}
             while pending:
                 definition = pending.pop()
-                self.registry.publish(session, definition, roles=self.loader.roles, estate=self.estate,
+                self.registry.publish(session, definition, roles=self.loader.catalogue.document, estate=self.estate,
                                       now=self.clock.now())
                 for action in (a for t in definition.transitions for a in t.actions):
                     if isinstance(action, SpawnAction) and action.workflow not in seen:
                         seen.add(action.workflow)
                         path = self.loader.workflows_dir / f"{action.workflow}.yaml"
                         pending.append(cached_load(self.loader, path, self.estate))
+            listed = self.doc.get("units")
+            if listed is not None and not isinstance(listed, list):
+                raise self._problem(("units",), "units is a list of unit numbers such as 3-1-502")
+            for number in listed or ():
+                self.cast.add_unit(session, str(number))
 
-    def actor(self, role: str) -> Actor:
-        """A user of the estate holding just `role` (created on first use)."""
-        if role == "system":
-            return Actor.system()
-        if role not in self.loader.roles:
-            raise _Failed(f"unknown role '{role}' (not in {ROLES_FILE})")
-        if role not in self.users:
-            with transaction(self.factory) as session:
-                user = User(username=role, display_name=self.loader.roles[role])
-                session.add(user)
-                session.flush()
-                session.add_all([UserRole(user_id=user.id, role=role),
-                                 UserEstate(user_id=user.id, estate_id=self.estate)])
-                self.users[role] = Actor(user.id, user.display_name, frozenset({role}), frozenset({self.estate}))
-        return self.users[role]
+    def actor(self, name: str) -> Actor:
+        """The acting user `as:` names (engine/cli/scenario_cast.py)."""
+        return self.cast.actor(name)
 
     def run(self) -> None:
         """Play every step; raise _Failed at the first that goes otherwise than expected."""
@@ -236,6 +246,7 @@ class Runner:
 
     def _do_create(self, step: Mapping[str, Any]) -> None:
         data = _mapping(step["create"] or {}, "create")
+        self.cast.prepare(self.definition, data, units="units" not in self.doc)
         with transaction(self.factory) as session:
             self.item = create(session, workflow=self.definition.id, estate=self.estate, actor=self.actor(_as(step)),
                                data=data, comment=step.get("comment"), clock=self.clock, registry=self.registry,
@@ -245,6 +256,7 @@ class Runner:
         if self.item is None:
             raise _Failed("there is no item yet: create one first")
         data = _mapping(step.get("data") or {}, "data")
+        self.cast.prepare(self.definition, data, units="units" not in self.doc)
         with transaction(self.factory) as session:
             self.item = fire(session, self.item.id, str(step["fire"]), self.actor(_as(step)), data,
                              step.get("comment"), step.get("version"), clock=self.clock, registry=self.registry,
@@ -329,8 +341,10 @@ class Runner:
             if sorted(_strings(expect["spawned"])) != got:
                 yield f"expected spawned {sorted(_strings(expect['spawned']))}, got {got}"
         if "notified" in expect:
-            # Cumulative: every role notified about this item since it was created.
-            got = sorted(set(session.scalars(select(Outbox.role).where(Outbox.item_id == item.id))))
+            # Cumulative: every role notified about this item since it was created, and each person as @username.
+            rows = session.execute(select(Outbox.role, User.username).outerjoin(User, User.id == Outbox.user_id)
+                                   .where(Outbox.item_id == item.id))
+            got = sorted({role if role is not None else f"@{username}" for role, username in rows})
             if sorted(set(_strings(expect["notified"]))) != got:
                 yield f"expected notified {sorted(set(_strings(expect['notified'])))}, got {got}"
         yield from self._compare_fields(item, _mapping(expect.get("fields") or {}, "expect.fields"))

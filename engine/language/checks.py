@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import Path, Problem
+from engine.language.definition import ADMIN_ROLE, RESERVED_NAMES
 from engine.language.schema import suggest
 from engine.language.source import SourceMap
 
@@ -27,6 +28,10 @@ class Context:
     roles: Mapping[str, str]
     workflows: Mapping[str, Mapping[str, Any]] | None = None
     """Other workflows' documents by id, when known, to check `spawn`."""
+    departments: Mapping[str, str] | None = None
+    """Executor role → department (roles.yaml), to check `access.department`."""
+    routes: frozenset[str] | None = None
+    """The route names of the folder's routing files; None: not known, not checked."""
 
     def mapping(self, key: str) -> dict[str, Any]:
         value = self.document.get(key)
@@ -86,6 +91,12 @@ def unknown_states(ctx: Context) -> Iterator[Problem]:
 
 def _role_lists(ctx: Context) -> Iterator[tuple[Path, Any]]:
     yield ("create_roles",), ctx.document.get("create_roles")
+    for name, field in ctx.fields.items():
+        yield ("fields", name, "roles"), field.get("roles")
+    access = ctx.document.get("access")
+    if isinstance(access, dict):
+        yield ("access", "see"), access.get("see")
+        yield ("access", "personal"), access.get("personal")
     for name, state in ctx.states.items():
         for i, rule in enumerate(_list(state.get("sla"))):
             if isinstance(rule, dict):
@@ -316,6 +327,107 @@ def time_limits(ctx: Context) -> Iterator[Problem]:
             yield from _system_transition(ctx, name, timer.get("fire"), (*path, "fire"), "this timer")
 
 
+def reserved_names(ctx: Context) -> Iterator[Problem]:
+    """No field is called `me` or `my_roles`: expressions give those names the acting user."""
+    for name in ctx.fields:
+        if name in RESERVED_NAMES:
+            message = (f"'{name}' is a reserved name (in expressions it is the acting user"
+                       f"{'' if name == 'me' else chr(39) + 's roles'}); call the field otherwise")
+            yield ctx.smap.problem(("fields", name), message, key=True, code="reserved_name")
+
+
+def user_fields(ctx: Context) -> Iterator[Problem]:
+    """`roles` and `route` belong to `user` fields; a route names one the routing files define."""
+    for name, field in ctx.fields.items():
+        for key in ("roles", "route"):
+            if key in field and field.get("type") not in (None, "user"):
+                yield ctx.smap.problem(("fields", name, key), f"only a user field has '{key}'", key=True,
+                                       code="user_field")
+        route = field.get("route")
+        if isinstance(route, str) and ctx.routes is not None and route not in ctx.routes:
+            known = ", ".join(sorted(ctx.routes)) or "none"
+            message = (f"unknown route '{route}'{suggest(route, ctx.routes)}; the routes of "
+                       f"estates/*/_routing.yaml are: {known}")
+            yield ctx.smap.problem(("fields", name, "route"), message, code="unknown_route")
+
+
+def notify_targets(ctx: Context) -> Iterator[Problem]:
+    """A notification goes to roles, to the person a `user` field names, or both."""
+    for index, transition in ctx.transitions():
+        for a, action in enumerate(_list(transition.get("actions"))):
+            notify = action.get("notify") if isinstance(action, dict) else None
+            if not isinstance(notify, dict):
+                continue
+            path: Path = ("transitions", index, "actions", a, "notify")
+            user = notify.get("user")
+            if "roles" not in notify and "user" not in notify:
+                yield ctx.smap.problem(path, "say who is told: 'roles' (a list of roles), 'user' (a user "
+                                       "field), or both", code="notify")
+            if not isinstance(user, str):
+                continue
+            field = ctx.fields.get(user)
+            if field is None:
+                yield ctx.smap.problem((*path, "user"), f"unknown field '{user}'{suggest(user, ctx.fields)}",
+                                       code="unknown_field")
+            elif field.get("type") != "user":
+                users = [n for n, f in ctx.fields.items() if f.get("type") == "user"]
+                hint = f" (the user fields: {', '.join(users)})" if users else ""
+                yield ctx.smap.problem((*path, "user"), f"field '{user}' is not a user field{hint}",
+                                       code="notify")
+
+
+def named_roles(document: Mapping[str, Any]) -> set[str]:
+    """Every role a workflow names: create_roles, transitions, notifications, escalations."""
+    ctx = Context(document, SourceMap(""), {})
+    return {role for path, roles in _role_lists(ctx) if path[0] not in ("access", "fields")
+            for _, role in _strings(roles)}
+
+
+def default_see(document: Mapping[str, Any], personal: tuple[str, ...] | list[str]) -> frozenset[str]:
+    """`access.see` when not written: every role named, the `personal` roles and admin."""
+    return frozenset(named_roles(document) | set(personal) | {ADMIN_ROLE})
+
+
+def access_block(ctx: Context) -> Iterator[Problem]:
+    """`access.department` is an enum field or a department; `see` covers every role that acts or
+    is told, and `personal` lies within `see`."""
+    access = ctx.document.get("access")
+    if not isinstance(access, dict):
+        return
+    department = access.get("department")
+    if isinstance(department, str):
+        yield from _department(ctx, department)
+    see = access.get("see")
+    if isinstance(see, list):
+        seen = {role for _, role in _strings(see)}
+        for role in sorted(named_roles(ctx.document) - seen):
+            if role in ctx.roles:
+                message = (f"'{role}' acts on or is told about these items but may not see them: "
+                           "add it to access.see")
+                yield ctx.smap.problem(("access", "see"), message, code="access")
+        for i, role in _strings(access.get("personal")):
+            if role not in seen and role in ctx.roles:
+                message = f"'{role}' may not see the items at all (it is not in access.see)"
+                yield ctx.smap.problem(("access", "personal", i), message, code="access")
+
+
+def _department(ctx: Context, department: str) -> Iterator[Problem]:
+    path: Path = ("access", "department")
+    field = ctx.fields.get(department)
+    if field is not None:
+        if field.get("type") != "enum":
+            yield ctx.smap.problem(path, f"field '{department}' is not an enum field: the department of "
+                                   "an item is one of its options", code="access")
+        return
+    known = sorted(set((ctx.departments or {}).values()))
+    if ctx.departments is not None and department not in known:
+        enums = [n for n, f in ctx.fields.items() if f.get("type") == "enum"]
+        message = (f"'{department}' is neither an enum field of this workflow"
+                   f"{' (' + ', '.join(enums) + ')' if enums else ''} nor a department of roles.yaml "
+                   f"({', '.join(known) or 'none'})")
+        yield ctx.smap.problem(path, message, code="access")
+
+
 RULES: tuple[Callable[[Context], Iterator[Problem]], ...] = (
     unknown_states,
     unknown_roles,
@@ -327,6 +439,10 @@ RULES: tuple[Callable[[Context], Iterator[Problem]], ...] = (
     state_flags,
     ambiguous_transitions,
     time_limits,
+    reserved_names,
+    user_fields,
+    notify_targets,
+    access_block,
 )
 
 

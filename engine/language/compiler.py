@@ -16,7 +16,10 @@ from types import MappingProxyType
 from typing import Any
 
 from engine.errors import ExpressionError, Path, Problem
+from engine.language.checks import default_see
 from engine.language.definition import (
+    DEFAULT_PERSONAL,
+    AccessRule,
     Action,
     Assignment,
     Duration,
@@ -32,20 +35,24 @@ from engine.language.definition import (
 )
 from engine.language.expr import compile_expression
 from engine.language.machine import StateGraph
+from engine.language.roles import Catalogue
 from engine.language.source import SourceMap
 from engine.language.templates import parse_template
 
-WORKFLOW_KEYS = frozenset({"id", "title", "number_prefix", "create_roles", "fields", "states", "transitions"})
-FIELD_KEYS = frozenset({"type", "label", "required", "personal", "options"})
+WORKFLOW_KEYS = frozenset(
+    {"id", "title", "number_prefix", "create_roles", "access", "fields", "states", "transitions"}
+)
+ACCESS_KEYS = frozenset({"see", "personal", "department"})
+FIELD_KEYS = frozenset({"type", "label", "required", "personal", "options", "roles", "route"})
 FIELD_TYPES = frozenset(
-    {"string", "text", "integer", "decimal", "boolean", "date", "datetime", "enum", "phone", "user"}
+    {"string", "text", "integer", "decimal", "boolean", "date", "datetime", "enum", "phone", "user", "unit"}
 )
 STATE_KEYS = frozenset({"label", "initial", "final", "paused", "sla", "timers"})
 SLA_KEYS = frozenset({"within", "by", "since", "when", "not_before", "escalate_to", "fire", "warn", "calendar"})
 TIMER_KEYS = frozenset({"after", "at", "fire", "calendar"})
 TRANSITION_KEYS = frozenset({"name", "label", "from", "to", "roles", "when", "require", "set", "actions"})
 ACTION_KEYS = frozenset({"notify", "spawn"})
-NOTIFY_KEYS = frozenset({"roles", "template"})
+NOTIFY_KEYS = frozenset({"roles", "user", "template"})
 SPAWN_KEYS = frozenset({"workflow", "copy"})
 
 _DURATION = re.compile(r"^([1-9][0-9]{0,5})(m|h|d|w)$")
@@ -78,21 +85,23 @@ def _strings(value: Any) -> tuple[str, ...]:
 
 
 class _Compiler:
-    def __init__(self, document: Mapping[str, Any], smap: SourceMap, roles: Mapping[str, str]) -> None:
+    def __init__(self, document: Mapping[str, Any], smap: SourceMap, catalogue: Catalogue) -> None:
         self.document = document
         self.smap = smap
-        self.roles = roles
+        self.catalogue = catalogue
         self.problems: list[Problem] = []
         self.fields = self._fields()
 
     def problem(self, path: Path, message: str, code: str) -> None:
         self.problems.append(self.smap.problem(path, message, code=code))
 
-    def expression(self, source: Any, path: Path, want: str, target: FieldDef | None = None) -> Expression | None:
+    def expression(self, source: Any, path: Path, want: str, target: FieldDef | None = None, *,
+                   actor: bool = False) -> Expression | None:
         if not isinstance(source, str):
             return None
         try:
-            return compile_expression(source, self.fields, want=want, target=target)
+            return compile_expression(source, self.fields, want=want, target=target,
+                                      roles=self.catalogue.labels if actor else None)
         except ExpressionError as error:
             shown = source if len(source) <= 60 else source[:57] + "..."
             self.problem(path, f"{error.message} (in expression {shown!r})", "expression")
@@ -113,8 +122,24 @@ class _Compiler:
                 required=spec.get("required") is True,
                 personal=spec.get("personal") is True,
                 options=MappingProxyType({str(k): str(v) for k, v in options.items()}),
+                roles=_strings(spec.get("roles")),
+                route=spec["route"] if isinstance(spec.get("route"), str) else None,
             )
         return fields
+
+    def access(self) -> AccessRule:
+        raw = self.document.get("access")
+        access: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
+        personal = _strings(access["personal"]) if "personal" in access else DEFAULT_PERSONAL
+        see = frozenset(_strings(access["see"])) if "see" in access else default_see(self.document, personal)
+        department = access.get("department")
+        is_field = isinstance(department, str) and department in self.fields
+        return AccessRule(
+            see=see,
+            personal=frozenset(personal),
+            department_field=department if is_field else None,
+            department=department if isinstance(department, str) and not is_field else None,
+        )
 
     def states(self) -> dict[str, StateDef]:
         raw = self.document.get("states")
@@ -191,7 +216,7 @@ class _Compiler:
                     sources=sources,
                     dest=str(spec.get("to", "")),
                     roles=_strings(spec.get("roles")),
-                    when=self.expression(spec.get("when"), (*path, "when"), "boolean"),
+                    when=self.expression(spec.get("when"), (*path, "when"), "boolean", actor=True),
                     require=_strings(spec.get("require")),
                     set=self.assignments(spec.get("set"), (*path, "set")),
                     actions=self.actions(spec.get("actions"), (*path, "actions")),
@@ -230,13 +255,15 @@ class _Compiler:
                 except ExpressionError as error:
                     self.problem((*path, i, "notify", "template"), error.message, "template")
                     continue
-                result.append(NotifyAction(roles=_strings(notify.get("roles")), template=template))
+                user = notify.get("user")
+                result.append(NotifyAction(roles=_strings(notify.get("roles")), template=template,
+                                           user_field=user if isinstance(user, str) else None))
             elif isinstance(spawn, dict) and isinstance(spawn.get("workflow"), str):
                 result.append(SpawnAction(workflow=spawn["workflow"], copy=_strings(spawn.get("copy"))))
         return tuple(result)
 
 
-_QUOTED_TYPES = frozenset({"string", "text", "enum", "phone", "user"})
+_QUOTED_TYPES = frozenset({"string", "text", "enum", "phone", "user", "unit"})
 
 
 def _literal_fits(field: FieldDef, value: Any) -> bool:
@@ -255,12 +282,14 @@ def default_prefix(workflow_id: str) -> str:
 
 
 def compile_definition(
-    document: Mapping[str, Any], smap: SourceMap, roles: Mapping[str, str]
+    document: Mapping[str, Any], smap: SourceMap, roles: Mapping[str, Any] | Catalogue
 ) -> tuple[WorkflowDefinition | None, list[Problem]]:
-    """Compile `document`; the definition is None when the document is not a mapping."""
+    """Compile `document` against the role catalogue `roles` (a Catalogue, or either shape of
+    roles.yaml); the definition is None when the document is not a mapping."""
     if not isinstance(document, Mapping):
         return None, []
-    compiler = _Compiler(document, smap, roles)
+    catalogue = Catalogue.of(roles)
+    compiler = _Compiler(document, smap, catalogue)
     states = compiler.states()
     initial = [name for name, state in states.items() if state.initial]
     transitions = compiler.transitions(states)
@@ -271,12 +300,14 @@ def compile_definition(
         id=workflow_id,
         title=str(document.get("title", workflow_id)),
         number_prefix=str(document.get("number_prefix") or default_prefix(workflow_id)),
-        create_roles=_strings(create_roles) if isinstance(create_roles, list) else tuple(roles),
+        create_roles=_strings(create_roles) if isinstance(create_roles, list) else tuple(catalogue.labels),
         fields=MappingProxyType(compiler.fields),
         states=MappingProxyType(states),
         transitions=transitions,
         graph=graph,
         source=smap.file,
         document=MappingProxyType(dict(document)),
+        access=compiler.access(),
+        departments=catalogue.departments,
     )
     return definition, compiler.problems

@@ -9,6 +9,10 @@ Conventions:
 - `TransitionDef.sources` is already expanded: `from: "*"` becomes every non-final state.
 - `TransitionDef.roles` empty means only the system actor (timers) may fire it.
 - Mappings are read-only (`MappingProxyType`) and keep the file's order.
+- Expressions may read the acting user: `me` (the username; null for the system) and `my_roles`
+  (the role ids held in the item's estate). The caller adds both to a copy of the values before
+  judging a transition's `when` (they are never stored); `ME in expression.names` says whether
+  an expression reads `me`, i.e. whether a refusal means "not the person in charge".
 """
 
 from __future__ import annotations
@@ -24,11 +28,22 @@ if TYPE_CHECKING:
     from engine.language.machine import StateGraph
 
 __all__ = [
-    "SYSTEM_ROLE", "Action", "Assignment", "Duration", "Expression", "FieldDef", "NotifyAction", "SlaRule",
-    "SpawnAction", "StateDef", "Template", "Timer", "TransitionDef", "WorkflowDefinition",
+    "ADMIN_ROLE", "DEFAULT_PERSONAL", "ME", "MY_ROLES", "RESERVED_NAMES", "SYSTEM_ROLE", "AccessRule", "Action",
+    "Assignment", "Duration", "Expression", "FieldDef", "NotifyAction", "SlaRule", "SpawnAction", "StateDef",
+    "Template", "Timer", "TransitionDef", "WorkflowDefinition",
 ]
 
 SYSTEM_ROLE = "system"
+ME = "me"
+"""In expressions: the acting user's username (a string; null for the system actor)."""
+MY_ROLES = "my_roles"
+"""In expressions: the role ids the acting user holds in the item's estate (a list)."""
+RESERVED_NAMES = frozenset({ME, MY_ROLES})
+"""Names no field may take: expressions give them the acting user."""
+ADMIN_ROLE = "admin"
+DEFAULT_PERSONAL = ("frontdesk", "housekeeper", "cs_supervisor", "cs_manager", "project_manager", "branch_leader")
+"""Who sees personal fields in full unless a workflow's `access.personal` says otherwise: the
+customer-service roles and the managers (shared/domain.md "Rules about data")."""
 
 
 class Expression(Protocol):
@@ -60,6 +75,10 @@ class FieldDef:
     personal: bool = False
     options: Mapping[str, str] = field(default_factory=dict)
     """For `enum`: option id → Chinese label, in file order."""
+    roles: tuple[str, ...] = ()
+    """For `user`: the roles the person named must hold in the item's estate (empty: any staff of it)."""
+    route: str | None = None
+    """For `user`: the routing table (workflows/estates/<estate>/_routing.yaml) that pre-fills the form."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,10 +149,13 @@ class StateDef:
 
 @dataclass(frozen=True, slots=True)
 class NotifyAction:
-    """Write an outbox row for each role, with the rendered template."""
+    """Write an outbox row for each role, and one for the person the `user_field` names, with the
+    rendered template. `roles` may be empty when `user_field` is given."""
 
     roles: tuple[str, ...]
     template: Template
+    user_field: str | None = None
+    """A `user` field: its value (a username) is told too (`notify: {user: engineer}`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +205,28 @@ class TransitionDef:
         """Only the system actor (timers) may fire a transition without roles."""
         return not self.roles
 
+    @property
+    def reads_me(self) -> bool:
+        """Whether the guard names the acting user (`me`): a refusal then means 不是本事项的责任人."""
+        return self.when is not None and ME in self.when.names
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRule:
+    """Who sees a workflow's items (`access:`), compiled with its defaults applied.
+
+    `see`: the roles that may see the items at all (default: every role the workflow names, the
+    `personal` roles and admin). `personal`: who sees personal fields in full (default
+    DEFAULT_PERSONAL). Executor roles (those with a department in roles.yaml) see only the items
+    assigned to them or dispatched to their department: the item's department is the value of the
+    enum field `department_field`, or the fixed `department`; at most one of the two is set.
+    """
+
+    see: frozenset[str] = frozenset()
+    personal: frozenset[str] = frozenset(DEFAULT_PERSONAL)
+    department_field: str | None = None
+    department: str | None = None
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class WorkflowDefinition:
@@ -201,6 +245,10 @@ class WorkflowDefinition:
     """The file it came from (for messages)."""
     document: Mapping[str, Any] = field(default_factory=dict)
     """The validated (overlay-merged) document, as published."""
+    access: AccessRule = field(default_factory=AccessRule)
+    """Who sees the items (`access:`, defaults applied)."""
+    departments: Mapping[str, str] = field(default_factory=dict)
+    """Executor role id → its department, from the role catalogue the definition was compiled against."""
 
     @property
     def initial_state(self) -> StateDef:

@@ -18,6 +18,10 @@ Grammar (Python's expression syntax cut down to this; precedence as in Python)::
   No exponents, hex, octal or imaginary numbers; at most MAX_DIGITS digits, |x| <= MAX_NUMBER.
 - STRING: 'text' or "text", at most MAX_STRING characters. true, false, null: lowercase only.
 - FIELD: a field declared under `fields:`; the words true/false/null win over a field so named.
+- In a transition's `when` only: `me`, the acting user's username (a string; null for the
+  system), and `my_roles`, the list of role ids the actor holds in the item's estate:
+  `engineer == me or 'engineering_lead' in my_roles`. A role literal looked for in my_roles must
+  be a role of the catalogue. The caller puts both into the values (never stored).
 - Chained comparisons are allowed: `0 < amount <= 1000` means `0 < amount and amount <= 1000`.
 - Line breaks count as blanks (YAML block scalars); comments (#) are refused, as a comment would
   swallow the rest of a joined-up line.
@@ -97,7 +101,7 @@ from typing import Any, NoReturn
 
 from engine.errors import ExpressionError
 from engine.language import expr_types as T
-from engine.language.definition import FieldDef
+from engine.language.definition import ME, MY_ROLES, RESERVED_NAMES, FieldDef
 from engine.language.expr_functions import FUNCTIONS, Function, call
 from engine.language.expr_types import MAX_RESULT_LENGTH, Node, Run
 
@@ -147,12 +151,15 @@ def compile_expression(
     *,
     want: str | None = None,
     target: FieldDef | None = None,
+    roles: Mapping[str, str] | None = None,
 ) -> CompiledExpression:
     """Parse and check `source` against `fields`; raise ExpressionError on any problem.
 
     want: None (any type); "boolean" without `target` for a guard; or, for a `set:` value, the
     target field's type. Pass `target` (the field being set) for set: values: it implies
-    `want=target.type`, checks enum options, and keeps a null result null.
+    `want=target.type`, checks enum options, and keeps a null result null. Pass the role
+    catalogue `roles` where the acting user is known (a transition's `when`): only then may the
+    expression read `me` and `my_roles`.
     """
     if not isinstance(source, str):
         raise ExpressionError("an expression must be text")
@@ -167,7 +174,7 @@ def compile_expression(
     text = text.replace("\r", " ").replace("\n", " ")
     if not text.strip():
         raise ExpressionError("the expression is empty")
-    compiler = _Compiler(text, start, fields)
+    compiler = _Compiler(text, start, fields, roles)
     tree = compiler.parse()
     node = compiler.expr(tree.body)
     want = target.type if want is None and target is not None else want
@@ -246,8 +253,10 @@ def _unknown(kind: str, name: str, known: Iterator[str] | Mapping[str, Any]) -> 
 class _Compiler:
     """Walks one expression's ast, turning each allowed node into a T.Node."""
 
-    def __init__(self, text: str, start: int, fields: Mapping[str, FieldDef]) -> None:
+    def __init__(self, text: str, start: int, fields: Mapping[str, FieldDef],
+                 roles: Mapping[str, str] | None = None) -> None:
         self.text, self.start, self.fields = text, start, fields  # text: one line
+        self.roles = roles
         self.names: set[str] = set()
 
     def column(self, node: ast.AST) -> int:
@@ -339,6 +348,8 @@ class _Compiler:
         if name in _WORDS:
             value, type_ = _WORDS[name]
             return T.constant(value, type_, column)
+        if name in RESERVED_NAMES:
+            return self.actor_name(node, name, column)
         fd = self.fields.get(name)
         if fd is not None:
             self.names.add(name)
@@ -348,6 +359,15 @@ class _Compiler:
         if name in FUNCTIONS:
             self.fail(node, f"'{name}' is a function: write {FUNCTIONS[name].signature}")
         self.fail(node, _unknown("field", name, self.fields))
+
+    def actor_name(self, node: ast.Name, name: str, column: int) -> Node:
+        if self.roles is None:
+            self.fail(node, f"'{name}' (the acting user) is known only in a transition's when: time limits "
+                            "and set values have no acting user")
+        self.names.add(name)
+        if name == ME:
+            return T.actor_ref(ME, T.STRING, column)
+        return T.actor_ref(MY_ROLES, T.LIST, column, roles=self.roles)
 
     def unary(self, node: ast.UnaryOp) -> Node:
         column = self.column(node)

@@ -30,7 +30,7 @@ BOOLEAN, NUMBER, STRING, DATE, DATETIME = "boolean", "number", "string", "date",
 DURATION, NULL, ANY, LIST = "duration", "null", "any", "list"
 
 FIELD_TYPES: Mapping[str, str] = MappingProxyType({
-    "string": STRING, "text": STRING, "phone": STRING, "user": STRING, "enum": STRING,
+    "string": STRING, "text": STRING, "phone": STRING, "user": STRING, "enum": STRING, "unit": STRING,
     "integer": NUMBER, "decimal": NUMBER, "boolean": BOOLEAN, "date": DATE, "datetime": DATETIME,
 })
 """Field type → static type; a field type not listed here is `any` (checked only at run time)."""
@@ -70,6 +70,8 @@ class Node:
     """The enum field a bare field reference reads: literals compared with it are checked."""
     items: tuple[Node, ...] = ()
     """A list literal's items."""
+    catalogue: Mapping[str, str] | None = None
+    """`my_roles`: the role catalogue its items come from (role literals looked for in it are checked)."""
 
 
 def noun(type_: str) -> str:
@@ -98,6 +100,20 @@ def field_ref(name: str, fd: FieldDef, column: int) -> Node:
 
     enum = fd if fd.type == "enum" else None
     return Node(FIELD_TYPES.get(fd.type, ANY), run, column, fd.type == "integer", name=name, enum=enum)
+
+
+def actor_ref(name: str, type_: str, column: int, *, roles: Mapping[str, str] | None = None) -> Node:
+    """`me` (a string) or `my_roles` (a list): read from the values the caller adds, never stored."""
+    if type_ != LIST:
+        def run(values: Mapping[str, Any], now: datetime) -> Any:
+            value = values.get(name)
+            return value if isinstance(value, str) else None
+    else:
+        def run(values: Mapping[str, Any], now: datetime) -> Any:
+            value = values.get(name)
+            # A list of role ids only: a string here would turn `in` into a substring test.
+            return tuple(value) if isinstance(value, list | tuple | set | frozenset) else None
+    return Node(type_, run, column, name=name, catalogue=roles)
 
 
 def option_problem(name: str, fd: FieldDef, value: str) -> str | None:
@@ -301,6 +317,8 @@ def _in_text(part: Any, text: Any) -> bool:
 
 def _membership(op: str, left: Node, right: Node, column: int) -> Node:
     if right.type == LIST:
+        if right.catalogue is not None:
+            _check_role(left, right.catalogue)
         if right.items and not fits(left.type, right.items[0].type):
             raise ExpressionError(
                 f"cannot look for {noun(left.type)} in a list of {right.items[0].type} values", column
@@ -320,6 +338,16 @@ def _membership(op: str, left: Node, right: Node, column: int) -> Node:
         )
     test = found if op == "in" else (lambda a, b: not found(a, b))
     return _guarded(test, left, right, BOOLEAN, column, False, failed=False)
+
+
+def _check_role(left: Node, catalogue: Mapping[str, str]) -> None:
+    if not fits(left.type, STRING):
+        raise ExpressionError(f"my_roles holds role ids (strings), not {noun(left.type)}", left.column)
+    if isinstance(left.const, str) and left.const not in catalogue:
+        close = difflib.get_close_matches(left.const, list(catalogue), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ExpressionError(f"unknown role '{left.const}'{hint}; the roles are listed in roles.yaml",
+                              left.column)
 
 
 def make_list(items: Sequence[Node], column: int) -> Node:

@@ -1,7 +1,7 @@
 """Field values by type: parsing what people and files submit, storing, masking.
 
 A field's runtime value is one of: str (string, text, enum option key, phone,
-user name), int, Decimal, bool, date, aware datetime; None means unset. `parse`
+user name, unit number), int, Decimal, bool, date, aware datetime; None means unset. `parse`
 accepts Python values, YAML numbers (also for decimals) and form strings, and
 raises ValueError with a short Chinese message on bad input (values out of the
 ranges below included, so nothing overflows later). `to_json`/`from_json`
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -21,8 +22,8 @@ from typing import Any
 from engine.language.definition import FieldDef
 
 __all__ = [
-    "DATE_RANGE_MESSAGE", "MAX_DATE", "MIN_DATE", "decode", "display", "encode", "from_json", "is_filled", "mask",
-    "parse", "to_json",
+    "DATE_RANGE_MESSAGE", "MAX_DATE", "MAX_UNIT", "MIN_DATE", "decode", "display", "encode", "from_json", "is_filled",
+    "mask", "normalise_unit", "parse", "to_json",
 ]
 
 MAX_STRING = 200
@@ -40,6 +41,13 @@ MAX_INTEGER = 10**18 - 1
 _MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 _LANDLINE = re.compile(r"^0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?$")
 _USER = re.compile(r"^[A-Za-z0-9_.@-]{1,100}$")
+MAX_UNIT = 32
+"""Characters of a unit number (房号), as units.number stores it."""
+# A unit number as staff write it: 3-1-502, 3栋1单元502, A座1201, S-101, L2-056. Letters, digits,
+# CJK characters, and - # / or a blank between them; anything else is not a 房号.
+_UNIT = re.compile(r"^[0-9A-Z\u3400-\u9fff](?:[0-9A-Z\u3400-\u9fff#/ -]*[0-9A-Z\u3400-\u9fff])?$")
+# Hyphens an input method or a copied spreadsheet gives: full-width, dashes, minus, ー (long vowel mark).
+_HYPHENS = str.maketrans({c: "-" for c in "－‐‑‒–—―−﹣ー"})
 _TRUE = {"true", "1", "yes", "on", "是", "y"}
 _FALSE = {"false", "0", "no", "off", "否", "n"}
 # Control characters (NUL above all: PostgreSQL refuses it in text and JSON) are never text
@@ -172,6 +180,31 @@ def _user(_field: FieldDef, raw: Any, _tz: tzinfo | None) -> str:
     raise ValueError("不是有效的用户")
 
 
+def normalise_unit(raw: str) -> str:
+    """A unit number as stored: full-width letters, digits, blanks and hyphens made ASCII, letters
+    upper-case, blanks trimmed and single. Raises ValueError (Chinese) when it is not a 房号.
+
+    The one spelling rule: the unit field, imports and the unit pages all store and look up numbers
+    through it, so `３－１－５０２` finds 3-1-502.
+    """
+    text = unicodedata.normalize("NFKC", raw).translate(_HYPHENS).upper()
+    text = " ".join(text.split())
+    text = re.sub(r" ?-[ -]*", "-", text)
+    if not text:
+        raise ValueError("请填写房号")
+    if len(text) > MAX_UNIT:
+        raise ValueError(f"房号太长了（最多 {MAX_UNIT} 个字）")
+    if not _UNIT.match(text):
+        raise ValueError("不是有效的房号（如 3-1-502）")
+    return text
+
+
+def _unit(_field: FieldDef, raw: Any, _tz: tzinfo | None) -> str:
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        raise ValueError("不是有效的房号（如 3-1-502）")
+    return normalise_unit(str(raw))
+
+
 _PARSERS: dict[str, Callable[[FieldDef, Any, tzinfo | None], Any]] = {
     "string": _string,
     "text": _string,
@@ -183,6 +216,7 @@ _PARSERS: dict[str, Callable[[FieldDef, Any, tzinfo | None], Any]] = {
     "enum": _enum,
     "phone": _phone,
     "user": _user,
+    "unit": _unit,
 }
 
 

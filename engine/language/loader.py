@@ -12,26 +12,26 @@ Every stage reports `Problem`s; all of them are collected and raised together as
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from engine.errors import DefinitionError, Problem
-from engine.language import checks, schema
+from engine.language import checks, roles, routing, schema
 from engine.language.compiler import compile_definition
 from engine.language.definition import WorkflowDefinition
 from engine.language.overlay import apply_overlay
+from engine.language.roles import Catalogue
+from engine.language.routing import RoutingTable
 from engine.language.source import SourceMap, UnreadableFile, read_text, read_yaml
 
 DEFAULT_WORKFLOWS_DIR = Path("workflows")
 ROLES_FILE = "roles.yaml"
 CALENDAR_FILE = "calendar.yaml"
+ROUTING_FILE = "_routing.yaml"
 NOT_WORKFLOWS = frozenset({ROLES_FILE, CALENDAR_FILE})
 ESTATES_DIR = "estates"
-_ROLE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -61,28 +61,29 @@ def read_source(path: Path | str) -> Source:
     return Source(path, document, smap, tuple(problems))
 
 
-def _roles_problems(source: Source) -> Iterator[Problem]:
-    if not isinstance(source.document, dict):
-        yield source.smap.problem((), "roles.yaml must map each role id to its Chinese label", code="roles")
-        return
-    for role, label in source.document.items():
-        if not _ROLE_ID.match(role):
-            yield source.smap.problem((role,), f"'{role}' is not a valid role id", key=True, code="roles")
-        elif not isinstance(label, str) or not label:
-            yield source.smap.problem((role,), "the label must be a text", code="roles")
-
-
-def load_roles(workflows_dir: Path | str = DEFAULT_WORKFLOWS_DIR) -> Mapping[str, str]:
-    """The role catalogue `<workflows_dir>/roles.yaml`: role id → Chinese label.
+def load_catalogue(workflows_dir: Path | str = DEFAULT_WORKFLOWS_DIR) -> Catalogue:
+    """The role catalogue `<workflows_dir>/roles.yaml`: labels, executors' departments, the file's shape.
 
     Raises:
         DefinitionError: the catalogue is missing or malformed.
     """
     source = read_source(Path(workflows_dir) / ROLES_FILE)
-    problems = [*source.problems, *_roles_problems(source)] if source.document is not None else list(source.problems)
-    if problems:
-        raise DefinitionError(problems)
-    return MappingProxyType(dict(source.document))
+    found = list(source.problems)
+    if source.document is not None:
+        found += roles.problems(source.document, source.smap)
+    if found:
+        raise DefinitionError(found)
+    return Catalogue.of(source.document)
+
+
+def load_roles(workflows_dir: Path | str = DEFAULT_WORKFLOWS_DIR) -> Mapping[str, str]:
+    """The role catalogue `<workflows_dir>/roles.yaml`: role id → Chinese label. Raises DefinitionError."""
+    return load_catalogue(workflows_dir).labels
+
+
+def load_departments(workflows_dir: Path | str = DEFAULT_WORKFLOWS_DIR) -> Mapping[str, str]:
+    """Executor role id → the department it works for (roles.yaml). Raises DefinitionError."""
+    return load_catalogue(workflows_dir).departments
 
 
 def base_files(workflows_dir: Path | str) -> list[Path]:
@@ -91,8 +92,15 @@ def base_files(workflows_dir: Path | str) -> list[Path]:
 
 
 def overlay_files(workflows_dir: Path | str) -> list[Path]:
-    """Every overlay: `<workflows_dir>/estates/<estate>/<workflow id>.yaml` (not calendar.yaml)."""
-    return sorted(p for p in Path(workflows_dir).glob(f"{ESTATES_DIR}/*/*.yaml") if p.name != CALENDAR_FILE)
+    """Every overlay: `<workflows_dir>/estates/<estate>/<workflow id>.yaml` (not calendar.yaml, nor a
+    name starting with `_`: those are the estate's other files, such as _routing.yaml)."""
+    return sorted(p for p in Path(workflows_dir).glob(f"{ESTATES_DIR}/*/*.yaml")
+                  if p.name != CALENDAR_FILE and not p.name.startswith("_"))
+
+
+def routing_files(workflows_dir: Path | str) -> list[Path]:
+    """Each estate's routing table `<workflows_dir>/estates/<estate>/_routing.yaml`, where present."""
+    return sorted(Path(workflows_dir).glob(f"{ESTATES_DIR}/*/{ROUTING_FILE}"))
 
 
 def calendar_files(workflows_dir: Path | str) -> list[Path]:
@@ -109,8 +117,15 @@ def overlay_target(overlay_path: Path | str) -> tuple[Path, Path, str]:
 
 
 def is_overlay(path: Path | str) -> bool:
-    """Whether a path looks like `.../estates/<estate>/<id>.yaml`."""
-    return Path(path).parent.parent.name == ESTATES_DIR
+    """Whether a path looks like `.../estates/<estate>/<id>.yaml` (a name starting with `_` is not one)."""
+    path = Path(path)
+    return path.parent.parent.name == ESTATES_DIR and not path.name.startswith("_")
+
+
+def is_estate_file(path: Path | str) -> bool:
+    """Whether a path is `.../estates/<estate>/_<name>.yaml`: an estate's file that is no overlay."""
+    path = Path(path)
+    return path.parent.parent.name == ESTATES_DIR and path.name.startswith("_")
 
 
 def estates_with_overlays(workflows_dir: Path | str = DEFAULT_WORKFLOWS_DIR) -> dict[str, list[str]]:
@@ -131,13 +146,14 @@ def _documents(workflows_dir: Path) -> dict[str, Any]:
     return documents
 
 
-def _problems_of(document: Any, smap: SourceMap, roles: Mapping[str, str],
-                 workflows: Mapping[str, Any] | None) -> tuple[WorkflowDefinition | None, list[Problem]]:
+def _problems_of(document: Any, smap: SourceMap, catalogue: Catalogue, workflows: Mapping[str, Any] | None,
+                 routes: frozenset[str] | None = None) -> tuple[WorkflowDefinition | None, list[Problem]]:
     schema_problems = schema.validate(document, smap)
     meaning_problems: list[Problem] = []
     if isinstance(document, dict):
-        meaning_problems += checks.check(checks.Context(document, smap, roles, workflows))
-    definition, compile_problems = compile_definition(document, smap, roles)
+        context = checks.Context(document, smap, catalogue.labels, workflows, catalogue.departments, routes)
+        meaning_problems += checks.check(context)
+    definition, compile_problems = compile_definition(document, smap, catalogue)
     meaning_problems += compile_problems
     # Where the schema already refused a value, a meaning problem about it only repeats it.
     refused = {p.path for p in schema_problems}
@@ -158,13 +174,34 @@ def _spawns(document: Any) -> bool:
     )
 
 
+def _routes_named(document: Any) -> bool:
+    """Whether a field of the document names a route (only then are routing files read)."""
+    found = document.get("fields") if isinstance(document, dict) else None
+    return isinstance(found, dict) and any(isinstance(spec, dict) and "route" in spec for spec in found.values())
+
+
 class Loader:
     """Loads definitions against one definitions folder (its roles and sibling workflows)."""
 
     def __init__(self, workflows_dir: Path | str = DEFAULT_WORKFLOWS_DIR) -> None:
         self.workflows_dir = Path(workflows_dir)
-        self.roles = load_roles(self.workflows_dir)
+        self.catalogue = load_catalogue(self.workflows_dir)
+        self.roles = self.catalogue.labels
+        self.departments = self.catalogue.departments
         self._documents: dict[str, Any] | None = None
+        self._routes: frozenset[str] | None = None
+
+    @property
+    def routes(self) -> frozenset[str] | None:
+        """The route names the folder's routing files define (None: it has none, so nothing to check)."""
+        if self._routes is None:
+            names: set[str] = set()
+            for path in routing_files(self.workflows_dir):
+                document = read_source(path).document
+                found = document.get("routes") if isinstance(document, dict) else None
+                names |= {str(name) for name in found} if isinstance(found, dict) else set()
+            self._routes = frozenset(names)
+        return self._routes if routing_files(self.workflows_dir) else None  # no tables: any name may come
 
     @property
     def documents(self) -> dict[str, Any]:
@@ -177,6 +214,20 @@ class Loader:
     def problems(self, path: Path | str, *, estate: str | None = None) -> list[Problem]:
         """Every problem of one file (merged with its overlay for `estate`), sorted."""
         return self._load(Path(path), estate)[1]
+
+    def routing_problems(self, path: Path | str) -> list[Problem]:
+        """Every problem of an estate's routing file (`estates/<estate>/_routing.yaml`), sorted."""
+        source = read_source(path)
+        if source.document is None:
+            return list(source.problems)
+        return sorted({*source.problems, *routing.problems(source.document, source.smap, self.documents)})
+
+    def load_routing(self, path: Path | str) -> RoutingTable:
+        """The checked routing table of a file. Raises DefinitionError."""
+        found = self.routing_problems(path)
+        if found:
+            raise DefinitionError(found)
+        return RoutingTable.of(read_source(path).document)
 
     def load(self, path: Path | str, *, estate: str | None = None) -> WorkflowDefinition:
         """The compiled definition of one file. Raises DefinitionError."""
@@ -207,7 +258,8 @@ class Loader:
             workflows = {**self.documents}
             if isinstance(document.get("id"), str):
                 workflows[document["id"]] = document
-        definition, more = _problems_of(document, smap, self.roles, workflows)
+        routes = self.routes if _routes_named(document) else None
+        definition, more = _problems_of(document, smap, self.catalogue, workflows, routes)
         return definition, sorted(set(problems + more))
 
 
@@ -236,14 +288,17 @@ def load_folder(workflows_dir: Path | str = DEFAULT_WORKFLOWS_DIR) -> dict[str, 
     return definitions
 
 
-def compile_document(document: Mapping[str, Any], *, roles: Mapping[str, str], source: str = "") -> WorkflowDefinition:
+def compile_document(document: Mapping[str, Any], *, roles: Mapping[str, Any], source: str = "") -> WorkflowDefinition:
     """Compile an already-merged document (e.g. a published version read from the store).
+
+    `roles` is the role catalogue in either shape: id → label, or roles.yaml's own (a role may map
+    to {label, department}); WorkflowVersion.roles stores the latter.
 
     Raises:
         DefinitionError: the document no longer passes (e.g. a role was removed).
     """
     smap = SourceMap(source or str(document.get("id", "document")))
-    definition, problems = _problems_of(dict(document), smap, roles, None)
+    definition, problems = _problems_of(dict(document), smap, Catalogue.of(roles), None)
     if problems or definition is None:
         raise DefinitionError(problems)
     return definition

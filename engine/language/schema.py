@@ -78,6 +78,8 @@ def _pattern_message(value: Any, pattern: str) -> str:
         return f"{_short(value)} is not a duration: write a number and a unit, such as 30m, 1h, 2d or 1w"
     if pattern.endswith("%$"):
         return f"{_short(value)} is not a share of the time: write a percentage such as 80%"
+    if "@" in pattern:
+        return f"{_short(value)} is not a username: letters, digits and _ . @ - only"
     if pattern.startswith("^[A-Z]"):
         return f"{_short(value)} is not a valid number prefix: use 1-8 capital letters or digits, such as TS"
     return f"{_short(value)} is not a valid name: use lowercase letters, digits and _, starting with a letter"

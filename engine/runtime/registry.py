@@ -1,4 +1,4 @@
-"""Published definitions: immutable versions in the store, compiled once each.
+"""Published definitions and routing tables: immutable versions in the store, compiled once each.
 
 `publish` stores a definition's validated (overlay-merged) document as a new
 version of (workflow id, estate) unless its content hash equals the latest one's
@@ -26,13 +26,23 @@ from sqlalchemy import case, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.errors import Conflict
+from engine.errors import Conflict, DefinitionError, Problem
 from engine.language.definition import WorkflowDefinition
-from engine.language.loader import Loader, base_files, compile_document, estates_with_overlays
+from engine.language.loader import (
+    Loader,
+    base_files,
+    compile_document,
+    estates_with_overlays,
+    read_source,
+    routing_files,
+)
 from engine.language.machine import StateGraph
-from engine.store.models import WorkflowVersion
+from engine.store.models import RoutingVersion, WorkflowVersion
 
-__all__ = ["BASE", "Published", "REGISTRY", "Registry", "canonical", "content_hash", "publish_folder"]
+__all__ = [
+    "BASE", "Published", "PublishedRouting", "REGISTRY", "Registry", "canonical", "content_hash", "publish_folder",
+    "publish_routing", "publish_site",
+]
 
 BASE = ""
 """The `estate_id` of a base (not overlay-merged) definition."""
@@ -87,9 +97,12 @@ class Registry:
         self._compiled: dict[str, WorkflowDefinition] = {}
         self._lock = threading.Lock()
 
-    def publish(self, session: Session, definition: WorkflowDefinition, *, roles: Mapping[str, str],
+    def publish(self, session: Session, definition: WorkflowDefinition, *, roles: Mapping[str, Any],
                 estate: str = BASE, now: datetime | None = None, by: str | None = None) -> Published:
         """Store `definition` as the next version of (its id, `estate`), unless unchanged.
+
+        `roles` is the role catalogue stored with it, best in roles.yaml's own shape
+        (`Loader.catalogue.document`): executors' departments are kept that way.
 
         Raises:
             Conflict: someone published the same workflow at the same moment.
@@ -105,7 +118,7 @@ class Registry:
             return Published(latest.id, definition.id, estate, latest.version, digest, False)
         row = WorkflowVersion(
             workflow_id=definition.id, estate_id=estate, version=(latest.version + 1 if latest else 1),
-            content_hash=digest, document=document, roles=dict(roles),
+            content_hash=digest, document=document, roles=canonical(roles),
             published_at=now or datetime.now(UTC), published_by=by,
         )
         try:
@@ -152,7 +165,18 @@ REGISTRY = Registry()
 
 def publish_folder(session: Session, workflows_dir: Path | str, *, registry: Registry = REGISTRY,
                    now: datetime | None = None, by: str | None = None) -> list[Published]:
-    """Validate and publish every definition of a folder, base and per-estate.
+    """Validate and publish every definition of a folder, base and per-estate, and each estate's
+    routing table (engine/runtime/routing.py); returns the definitions' versions.
+
+    Raises:
+        DefinitionError: any file has problems (then nothing is published).
+    """
+    return publish_site(session, workflows_dir, registry=registry, now=now, by=by)[0]
+
+
+def publish_site(session: Session, workflows_dir: Path | str, *, registry: Registry = REGISTRY,
+                 now: datetime | None = None, by: str | None = None) -> tuple[list[Published], list[PublishedRouting]]:
+    """What `estateflow publish` stores: every definition (base and per-estate) and routing table.
 
     An estate gets its own version for each workflow it overlays, and keeps getting
     one (the plain base) after its overlay is removed, so it never stays on a stale merge.
@@ -173,4 +197,59 @@ def publish_folder(session: Session, workflows_dir: Path | str, *, registry: Reg
     for estate, workflow_id in earlier:
         if workflow_id in bases and workflow_id not in overlays.get(estate, ()):
             merged.append((estate, bases[workflow_id]))
-    return [registry.publish(session, d, roles=loader.roles, estate=e, now=now, by=by) for e, d in merged]
+    tables = _routing_documents(loader, workflows_dir)  # checked before anything is stored
+    published = [registry.publish(session, d, roles=loader.catalogue.document, estate=e, now=now, by=by)
+                 for e, d in merged]
+    return published, [_publish_routing(session, estate, document, now, by) for estate, document in tables]
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedRouting:
+    """A stored routing version; `created` is False when publishing was a no-op."""
+
+    estate_id: str
+    version: int
+    content_hash: str
+    created: bool
+
+
+def publish_routing(session: Session, workflows_dir: Path | str, *, loader: Loader | None = None,
+                    now: datetime | None = None, by: str | None = None) -> list[PublishedRouting]:
+    """Validate every estate's routing file of the folder and store the changed ones.
+
+    Raises:
+        DefinitionError: any routing file has problems (then none is stored).
+        Conflict: someone published the same estate's table at the same moment.
+    """
+    tables = _routing_documents(loader or Loader(workflows_dir), workflows_dir)
+    return [_publish_routing(session, estate, document, now, by) for estate, document in tables]
+
+
+def _routing_documents(loader: Loader, workflows_dir: Path | str) -> list[tuple[str, Any]]:
+    """(estate, document) of every routing file of the folder. Raises DefinitionError."""
+    files = routing_files(workflows_dir)
+    problems: list[Problem] = [p for path in files for p in loader.routing_problems(path)]
+    if problems:
+        raise DefinitionError(problems)
+    return [(path.parent.name, read_source(path).document) for path in files]
+
+
+def _publish_routing(session: Session, estate: str, document: Mapping[str, Any], now: datetime | None,
+             by: str | None) -> PublishedRouting:
+    plain = canonical(document)
+    digest = content_hash(plain)
+    latest = session.execute(
+        select(RoutingVersion.version, RoutingVersion.content_hash).where(RoutingVersion.estate_id == estate)
+        .order_by(RoutingVersion.version.desc()).limit(1)
+    ).first()
+    if latest is not None and latest.content_hash == digest:
+        return PublishedRouting(estate, latest.version, digest, False)
+    version = latest.version + 1 if latest else 1
+    row = RoutingVersion(estate_id=estate, version=version, content_hash=digest, document=plain,
+                         published_at=now or datetime.now(UTC), published_by=by)
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        raise Conflict(None, None, f"the routing of {estate} was published by someone else meanwhile") from None
+    return PublishedRouting(estate, version, digest, True)

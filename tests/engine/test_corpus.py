@@ -27,7 +27,7 @@ from click.testing import CliRunner
 
 from engine.cli.main import main
 from engine.errors import Problem
-from engine.language.loader import Loader, base_files, calendar_files, overlay_files
+from engine.language.loader import Loader, base_files, calendar_files, overlay_files, routing_files
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / "workflows"
@@ -191,7 +191,9 @@ def test_validate_a_clean_folder_exits_0_with_a_summary(monkeypatch: pytest.Monk
     workflows = len(base_files(WORKFLOWS))
     overlays = len(overlay_files(WORKFLOWS))
     calendars = len(calendar_files(WORKFLOWS))
-    assert result.stdout == f"OK: {workflows} workflow(s), {overlays} overlay(s) and {calendars} calendar(s) checked, no problems\n"
+    routing = len(routing_files(WORKFLOWS))
+    assert result.stdout == (f"OK: {workflows} workflow(s), {overlays} overlay(s), {calendars} calendar(s) and "
+                             f"{routing} routing table(s) checked, no problems\n")
 
 
 def test_validate_a_clean_folder_with_an_overlay(tmp_path: Path) -> None:

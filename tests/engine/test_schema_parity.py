@@ -32,6 +32,7 @@ PAIRS = {
     "#/$defs/action": "ACTION_KEYS",
     "#/$defs/notify": "NOTIFY_KEYS",
     "#/$defs/spawn": "SPAWN_KEYS",
+    "#/$defs/access": "ACCESS_KEYS",
 }
 
 

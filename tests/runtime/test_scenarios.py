@@ -118,3 +118,38 @@ def test_cli_publish_before_upgrade_says_so(tmp_path):
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     result = CliRunner().invoke(commands.publish, ["--url", url, "--workflows", str(TICKET.parent)])
     assert result.exit_code == 1 and "estateflow db upgrade" in result.stderr
+
+
+WORKFLOWS = TESTS.parent / "workflows"
+
+
+def _repair(tmp_path: Path, head: str, steps: str) -> Path:
+    path = tmp_path / "repair.yaml"
+    path.write_text(f"name: 报修\nworkflow: repair\n{head}steps:\n{steps}", encoding="utf-8")
+    return path
+
+
+def test_users_name_people_with_roles_and_as_acts_as_them(tmp_path):
+    steps = ("  - create: {unit: '3-1-502', description: 漏水}\n    as: frontdesk\n"
+             "  - fire: dispatch\n    as: frontdesk\n"
+             "    data: {area: in_unit, trade: plumbing, paid: false, engineer: wang}\n"
+             "    expect: {notified: ['@wang']}\n"
+             "  - fire: accept\n    as: li\n    expect_error: guard_failed\n"
+             "  - fire: accept\n    as: wang\n    expect: {state: accepted}\n")
+    [result] = run_paths([_repair(tmp_path, "users: {wang: [engineer], li: [engineer]}\n", steps)], WORKFLOWS)
+    assert result.passed, result.failure
+
+
+def test_a_user_with_an_unknown_role_is_reported_at_its_line(tmp_path):
+    path = _repair(tmp_path, "users: {wang: [enginer]}\n", "  - create: {}\n    as: frontdesk\n")
+    [result] = run_paths([path], WORKFLOWS)
+    assert result.failure == f"{path}:3:8: users: unknown role 'enginer' (not in roles.yaml) for user wang"
+
+
+def test_with_units_listed_only_those_units_exist(tmp_path):
+    steps = ("  - create: {unit: '3-1-502', description: 漏水}\n    as: frontdesk\n"
+             "  - create: {unit: '3-1-503', description: 漏水}\n    as: frontdesk\n    expect_error: invalid_fields\n")
+    [listed] = run_paths([_repair(tmp_path, "units: ['3-1-502']\n", steps)], WORKFLOWS)
+    [named] = run_paths([_repair(tmp_path, "", steps)], WORKFLOWS)
+    assert listed.passed, listed.failure
+    assert named.failure == "step 2 (create as frontdesk): expected error invalid_fields, got state registered"
