@@ -6,6 +6,7 @@ parse messages. Each error carries the data a caller needs as attributes.
     EngineError
     ├── DefinitionError(problems)        a workflow file is wrong; one Problem per mistake
     ├── ExpressionError(message, column) an expression or a notification template does not compile
+    ├── TableError(problems)             an imported spreadsheet has bad rows; one RowProblem per mistake
     └── TransitionError(code)            creating an item or firing a transition was refused
         ├── ItemNotFound                 not_found (also: an item of another estate)
         ├── UnknownTransition            unknown_transition
@@ -76,6 +77,30 @@ class ExpressionError(EngineError):
         super().__init__(message)
         self.message = message
         self.column = column
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class RowProblem:
+    """One mistake in an imported spreadsheet: `row` as the spreadsheet numbers it (the header is row 1)."""
+
+    file: str
+    row: int
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.row}: {self.column}: {self.message}"
+
+
+class TableError(EngineError):
+    """An imported spreadsheet (engine/org/imports.py) has problems; nothing was written."""
+
+    def __init__(self, problems: Iterable[RowProblem]) -> None:
+        self.problems = sorted(problems)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
 
 
 class TransitionError(EngineError):

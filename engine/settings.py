@@ -78,6 +78,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ESTATEFLOW_SEND_RETRY_BASE", "30", "Seconds before the first retry; doubles each time.",
             "notifications"),
     Setting("ESTATEFLOW_SEND_RETRY_CAP", "3600", "The longest wait between retries, in seconds.", "notifications"),
+    Setting("ESTATEFLOW_ACCESS_LOG_DAYS", "365",
+            "Days the access log (who saw residents' data in full, exports, PIPL acts) is kept; at least 183 "
+            "(six months), whatever is set.", "privacy"),
+    Setting("ESTATEFLOW_RESIDENT_RETENTION_DAYS", "1095",
+            "Days after moving out a resident's name and phone are kept: `estateflow resident anonymise "
+            "--retention` anonymises everyone past it.", "privacy"),
 )
 
 

@@ -1,19 +1,21 @@
-"""Demo data: an estate with buildings, one user per role, and items in every state.
+"""Demo data: two estates with units and residents, their staff, and items in every state.
 
     seed(factory, clock=None, reset=False) -> Seeded
     `estateflow demo [--reset]`            (the click command `demo`)
 
-Users are named by their role id (`frontdesk`, `cs_supervisor`, ... `admin`), password
-`demo1234`, all in the estate `demo`; the estate `riverside` has one user
-(`riverside`, same password) for cross-estate checks. Items are made by really
-creating them and firing transitions through engine.runtime.items, for every published
-workflow (so new workflows get demo items without code here), walking a different
-number of steps each so the items end up spread over the states.
+The organisation (engine/cli/demo_org.py) is seeded through engine/org like real data: 阳光花园
+(`demo`, 432 units with owners and tenants) with one user per role named by its role id,
+and 滨江花园 (`riverside`) with staff of its own (`riverside` at the front desk, and more), all
+with the password `demo1234` and no forced change. Items are made by really creating them
+and firing transitions through engine.runtime.items, for every published workflow (so new
+workflows get demo items without code here), walking a different number of steps each so
+the items end up spread over the states. A `unit` field names a real unit of the item's
+estate, a `user` field a real member of its staff holding a role the field allows.
 
 Idempotent: when the estate `demo` exists, nothing is written (a second `make demo`
-keeps the database); `reset=True` deletes the demo estates' items and users first.
+keeps the database); `reset=True` deletes the demo estates, their staff and items first.
 Needs the database migrated and the workflows published (`estateflow db upgrade`,
-`estateflow publish`). Never imports flask; werkzeug is used only to hash passwords.
+`estateflow publish`). Never imports flask.
 """
 
 from __future__ import annotations
@@ -26,31 +28,38 @@ from decimal import Decimal
 from typing import Any
 
 import click
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.security import generate_password_hash
 
 from engine.access import permissions
 from engine.access.actor import Actor, load_actor
 from engine.cli.common import URL_OPTION, opened
+from engine.cli.demo_org import (
+    DEMO_ESTATE,
+    LAYOUTS,
+    OTHER_ESTATE,
+    OTHER_USER,
+    PASSWORD,
+    reset_org,
+    seed_org,
+    unit_numbers,
+)
 from engine.clock import Clock, FixedClock, SystemClock
 from engine.errors import EngineError, TransitionError
 from engine.language.definition import FieldDef, TransitionDef, WorkflowDefinition
+from engine.org.roles import role_catalogue
+from engine.org.staff import staff_of
 from engine.runtime.items import create, fire
 from engine.runtime.registry import REGISTRY, Registry
 from engine.store.db import transaction
-from engine.store.models import Counter, Estate, Item, User, UserEstate, UserRole, WorkflowVersion
+from engine.store.models import Estate, WorkflowVersion
 
 __all__ = ["DEMO_ESTATE", "OTHER_ESTATE", "OTHER_USER", "PASSWORD", "Seeded", "demo", "seed"]
 
-PASSWORD = "demo1234"
-DEMO_ESTATE = "demo"
-OTHER_ESTATE = "riverside"
-OTHER_USER = "riverside"
 ITEMS_PER_WORKFLOW = 20
 OTHER_ITEMS_PER_WORKFLOW = 2
-# 阳光花园: buildings 1-6, units 1-2, floors 1-18, two flats per floor (the unit numbers are 3-1-502 style).
-BUILDINGS = {"name": "阳光花园", "buildings": 6, "units_per_building": 2, "floors": 18, "flats_per_floor": 2}
+BUILDINGS = LAYOUTS[DEMO_ESTATE]
+"""阳光花园: buildings 1-6, units 1-2, floors 1-18, two flats per floor (the unit numbers are 3-1-502 style)."""
 _NAMES = ["王丽", "李强", "张敏", "刘洋", "陈静", "杨帆", "赵磊", "黄娟", "周杰", "吴芳"]
 _ISSUES = [
     "楼上卫生间漏水，客厅天花板有明显水渍",
@@ -78,9 +87,7 @@ class Seeded:
 
 def units(layout: Mapping[str, Any] = BUILDINGS) -> list[str]:
     """Every unit number of the demo estate, like 3-1-502 (building-unit-floor+flat)."""
-    return [f"{b}-{u}-{f}{n:02d}" for b in range(1, layout["buildings"] + 1)
-            for u in range(1, layout["units_per_building"] + 1)
-            for f in range(1, layout["floors"] + 1) for n in range(1, layout["flats_per_floor"] + 1)]
+    return unit_numbers(layout)
 
 
 def _text(field: FieldDef, rng: random.Random) -> str:
@@ -94,9 +101,13 @@ def _text(field: FieldDef, rng: random.Random) -> str:
     return rng.choice(_ISSUES)
 
 
-def sample(field: FieldDef, rng: random.Random, now: datetime, unit_numbers: list[str]) -> Any:
-    """A plausible value for any field, by its type (and a few common names)."""
+def sample(field: FieldDef, rng: random.Random, now: datetime, unit_numbers: list[str],
+           staff: Mapping[str, frozenset[str]] | None = None) -> Any:
+    """A plausible value for any field, by its type (and a few common names): a `unit` field one of
+    `unit_numbers`, a `user` field one of `staff` (username → roles) holding a role the field allows."""
     kind, name = field.type, field.name
+    if kind == "unit":
+        return rng.choice(unit_numbers)
     if kind == "enum":
         return rng.choice(list(field.options))
     if kind == "text":
@@ -120,38 +131,11 @@ def sample(field: FieldDef, rng: random.Random, now: datetime, unit_numbers: lis
     if kind == "datetime":
         return now - timedelta(hours=rng.randint(1, 48))
     if kind == "user":
-        return "engineer"
+        allowed = frozenset(getattr(field, "roles", ()) or ())
+        people = sorted(u for u, held in (staff or {"engineer": frozenset({"engineer"})}).items()
+                        if not allowed or held & allowed)
+        return rng.choice(people) if people else None
     return None
-
-
-def _reset(session: Session) -> None:
-    estates = (DEMO_ESTATE, OTHER_ESTATE)
-    user_ids = select(UserEstate.user_id).where(UserEstate.estate_id.in_(estates))
-    # Items cascade to their history, links and outbox rows.
-    session.execute(delete(Item).where(Item.estate_id.in_(estates)))
-    session.execute(delete(Counter).where(Counter.estate_id.in_(estates)))
-    session.execute(delete(User).where(User.id.in_(user_ids)))
-    session.execute(delete(Estate).where(Estate.id.in_(estates)))
-
-
-def _users(session: Session, roles: Mapping[str, str]) -> dict[str, int]:
-    """One user per role in the demo estate, and one in the other estate; returns username → id."""
-    session.add_all([Estate(id=DEMO_ESTATE, name=BUILDINGS["name"]), Estate(id=OTHER_ESTATE, name="滨江花园")])
-    session.flush()
-    hashed = generate_password_hash(PASSWORD)  # one hash for all: same password, and hashing is slow
-    made: dict[str, int] = {}
-    accounts: list[tuple[str, str, tuple[str, ...], str]] = [
-        (role, label, (role,), DEMO_ESTATE) for role, label in roles.items()]
-    other_roles = tuple(r for r in ("frontdesk", "cs_supervisor") if r in roles) or tuple(roles)[:1]
-    accounts.append((OTHER_USER, "滨江花园客服", other_roles, OTHER_ESTATE))
-    for username, label, held, estate in accounts:
-        user = User(username=username, display_name=label, password_hash=hashed, active=True)
-        session.add(user)
-        session.flush()
-        session.add_all([UserRole(user_id=user.id, role=r) for r in held])
-        session.add(UserEstate(user_id=user.id, estate_id=estate))
-        made[username] = user.id
-    return made
 
 
 class _Walker:
@@ -160,7 +144,10 @@ class _Walker:
     def __init__(self, factory: sessionmaker[Session], actors: dict[str, Actor], rng: random.Random,
                  registry: Registry) -> None:
         self.factory, self.actors, self.rng, self.registry = factory, actors, rng, registry
-        self.unit_numbers = units()
+        self.unit_numbers = {estate: unit_numbers(layout) for estate, layout in LAYOUTS.items()}
+        with factory() as session:
+            self.staff = {estate: {m.username: frozenset(m.roles) for m in staff_of(session, estate)}
+                          for estate in LAYOUTS}
         self.reached: dict[tuple[str, str], int] = {}
         """How many times each (workflow, state) was entered: the walk prefers the rarest."""
 
@@ -175,9 +162,10 @@ class _Walker:
         return next((who for who in self.actors.values()
                      if permissions.works_in(who, estate) and permissions.permits(who, branch)), None)
 
-    def data(self, definition: WorkflowDefinition, names: Any, now: datetime) -> dict[str, Any]:
-        """Sample values for `names`."""
-        return {n: sample(definition.fields[n], self.rng, now, self.unit_numbers) for n in names}
+    def data(self, definition: WorkflowDefinition, names: Any, now: datetime, estate: str) -> dict[str, Any]:
+        """Sample values for `names`, with the units and staff of `estate`."""
+        return {n: sample(definition.fields[n], self.rng, now, self.unit_numbers[estate], self.staff[estate])
+                for n in names}
 
     def item(self, definition: WorkflowDefinition, estate: str, steps: int, clock: FixedClock) -> int | None:
         """Create one item and walk up to `steps` transitions; returns its id (None if it could not be made)."""
@@ -191,7 +179,7 @@ class _Walker:
         try:
             with transaction(self.factory) as session:
                 view = create(session, workflow=definition.id, estate=estate, actor=creator,
-                              data=self.data(definition, names, clock.now()), comment="电话来访登记",
+                              data=self.data(definition, names, clock.now(), estate), comment="电话来访登记",
                               clock=clock, registry=self.registry)
         except TransitionError:
             return None
@@ -234,7 +222,7 @@ class _Walker:
                 for _attempt in range(3):  # random data may miss a guard; try again
                     try:
                         with transaction(self.factory) as session:
-                            done = fire(session, item_id, name, who, self.data(definition, asked, clock.now()),
+                            done = fire(session, item_id, name, who, self.data(definition, asked, clock.now(), estate),
                                         comment=self.rng.choice(["", "已跟进", "按流程处理"]) or None,
                                         version=version, clock=clock, registry=self.registry)
                         return done.state, done.version
@@ -250,21 +238,21 @@ def seed(factory: sessionmaker[Session], *, clock: Clock | None = None, reset: b
     Raises:
         EngineError: nothing is published yet.
     """
+    rng = random.Random(seed_value)
     with transaction(factory) as session:
         if reset:
-            _reset(session)
+            reset_org(session)
         if session.get(Estate, DEMO_ESTATE) is not None:
             return Seeded(False)
-        latest = session.execute(select(WorkflowVersion.roles).order_by(WorkflowVersion.id.desc()).limit(1)).first()
-        if latest is None:
+        catalogue = role_catalogue(session)
+        if not catalogue:
             raise EngineError("no workflow is published yet: run `estateflow publish` first")
-        ids = _users(session, latest.roles)
+        ids = seed_org(session, catalogue, rng)
         workflow_ids = session.scalars(select(WorkflowVersion.workflow_id).distinct()
                                        .order_by(WorkflowVersion.workflow_id)).all()
     with factory() as session:
         actors = {name: load_actor(session, uid) for name, uid in ids.items()}
         definitions = [c.definition for c in (registry.current(session, w, DEMO_ESTATE) for w in workflow_ids) if c]
-    rng = random.Random(seed_value)
     walker = _Walker(factory, actors, rng, registry)
     now = (clock or SystemClock()).now()
     made = 0

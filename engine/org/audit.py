@@ -3,6 +3,7 @@
     record(session, actor, target=, target_id=, action=, changes=, estate_id=, unit_id=)   one audit row
     accessed(session, actor, kind, estate_id=, item_id=, unit_id=, detail=)               one access row
     prune_access_log(session, now, keep_days)                                             drop rows past retention
+    access_log_days(environ)                                          ESTATEFLOW_ACCESS_LOG_DAYS, at least 183
 
 Callers write in their own transaction, so a refused change leaves no audit row and a
 recorded change always has one. `changes` maps a field to [old, new]; `detail` never
@@ -11,6 +12,7 @@ holds the personal values themselves, only what kind of thing was seen or export
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,10 +24,12 @@ from engine.access.actor import Actor
 from engine.clock import Clock, SystemClock
 from engine.store.models import AccessLog, AuditLog
 
-__all__ = ["MIN_ACCESS_LOG_DAYS", "accessed", "prune_access_log", "record"]
+__all__ = ["DEFAULT_ACCESS_LOG_DAYS", "MIN_ACCESS_LOG_DAYS", "access_log_days", "accessed", "prune_access_log",
+           "record"]
 
 MIN_ACCESS_LOG_DAYS = 183
 """The access log is kept at least six months, whatever the setting says."""
+DEFAULT_ACCESS_LOG_DAYS = 365
 _CLOCK = SystemClock()
 
 
@@ -50,3 +54,13 @@ def prune_access_log(session: Session, now: datetime, keep_days: int) -> int:
     cutoff = now - timedelta(days=max(keep_days, MIN_ACCESS_LOG_DAYS))
     result = session.execute(delete(AccessLog).where(AccessLog.at < cutoff))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def access_log_days(environ: Mapping[str, str] = os.environ) -> int:
+    """How long the access log is kept: ESTATEFLOW_ACCESS_LOG_DAYS (default 365), never under 183 days.
+
+    A value that is not a whole number falls back to the default rather than pruning early.
+    """
+    raw = environ.get("ESTATEFLOW_ACCESS_LOG_DAYS", "").strip()
+    days = int(raw) if raw.isdigit() else DEFAULT_ACCESS_LOG_DAYS
+    return max(days, MIN_ACCESS_LOG_DAYS)

@@ -1,4 +1,5 @@
-"""The demo seed over the shipped workflows: users per role, items in many states, idempotent."""
+"""The demo seed over the shipped workflows: two estates with units and residents, staff per role, items in
+many states, all made through engine/org and the runtime; idempotent, and --reset starts afresh."""
 
 from __future__ import annotations
 
@@ -8,15 +9,27 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
+from engine.access.actor import load_actor
 from engine.cli.demo import PASSWORD, demo, seed, units
+from engine.cli.demo_org import KNOWN_CALLER, OTHER_STAFF
 from engine.errors import EngineError
 from engine.language.loader import load_roles
-from engine.runtime.registry import publish_folder
+from engine.org.estates import find_units
+from engine.runtime.registry import REGISTRY, publish_folder
 from engine.store.db import transaction
-from engine.store.models import Item, User, UserEstate, WorkflowVersion
+from engine.store.models import (
+    AuditLog,
+    Item,
+    ItemAssignee,
+    Resident,
+    Unit,
+    User,
+    UserEstate,
+    UserRole,
+    WorkflowVersion,
+)
 
 SHIPPED = Path(__file__).resolve().parents[2] / "workflows"
-
 
 
 def _published(db):
@@ -30,11 +43,15 @@ def test_seed_makes_one_user_per_role_and_items_in_every_workflow(db, clock):
     assert result.created and result.items >= 20
     with db.factory() as session:
         users = {u.username: u for u in session.scalars(select(User))}
-        assert set(load_roles(SHIPPED)) | {"riverside"} == set(users)
+        assert set(load_roles(SHIPPED)) | set(OTHER_STAFF) == set(users)
         assert "admin" in users
         assert check_password_hash(users["frontdesk"].password_hash, PASSWORD)
+        assert not any(u.must_change_password for u in users.values())
         homes = dict(session.execute(select(UserEstate.user_id, UserEstate.estate_id)).all())
         assert homes[users["frontdesk"].id] == "demo" and homes[users["riverside"].id] == "riverside"
+        roles = set(session.execute(select(UserRole.estate_id, UserRole.role)
+                                    .where(UserRole.user_id == users["riverside"].id)).tuples())
+        assert roles == {("riverside", "frontdesk")}
         workflows = set(session.scalars(select(WorkflowVersion.workflow_id)))
         per_workflow = dict(session.execute(select(Item.workflow_id, func.count(func.distinct(Item.state)))
                                             .group_by(Item.workflow_id)).all())
@@ -43,11 +60,51 @@ def test_seed_makes_one_user_per_role_and_items_in_every_workflow(db, clock):
         assert session.scalar(select(func.count()).where(Item.estate_id == "riverside")) > 0
 
 
+def test_units_and_residents_are_seeded_through_the_organisation_with_history(db, clock):
+    _published(db)
+    seed(db.factory, clock=clock)
+    with db.factory() as session:
+        assert session.scalar(select(func.count()).select_from(Unit).where(Unit.estate_id == "demo")) == len(units())
+        assert session.scalar(select(func.count()).select_from(Unit).where(Unit.estate_id == "riverside")) > 0
+        assert session.scalar(select(func.count()).select_from(Resident).where(Resident.kind == "tenant")) > 0
+        tags = {t for row in session.scalars(select(Unit.tags)) for t in row}
+        assert {"VIP", "空置", "敏感客户"} <= tags
+        known = session.scalars(select(Unit).where(Unit.estate_id == "demo", Unit.number == KNOWN_CALLER[0])).one()
+        assert session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.unit_id == known.id)) >= 2
+        frontdesk = load_actor(session, session.scalars(select(User.id).where(User.username == "frontdesk")).one())
+        hits = find_units(session, frontdesk, KNOWN_CALLER[2])
+        assert [(h.number, h.residents[0].name) for h in hits] == [(KNOWN_CALLER[0], KNOWN_CALLER[1])]
+
+
+def test_items_name_real_units_and_staff_of_their_own_estate(db, clock):
+    _published(db)
+    seed(db.factory, clock=clock)
+    with db.factory() as session:
+        numbers = {(e, n) for e, n in session.execute(select(Unit.estate_id, Unit.number))}
+        staff = {(e, u) for e, u in session.execute(select(UserEstate.estate_id, User.username)
+                                                    .join(User, User.id == UserEstate.user_id))}
+        checked_units = checked_users = 0
+        for item in session.scalars(select(Item)):
+            definition = REGISTRY.compiled(session, item.definition_id)
+            for name, value in item.data.items():
+                field = definition.fields.get(name)
+                if field is not None and field.type == "unit":
+                    assert (item.estate_id, value) in numbers
+                    checked_units += 1
+                if field is not None and field.type == "user":
+                    assert (item.estate_id, value) in staff, (item.number, name, value)
+                    checked_users += 1
+        assigned = session.scalar(select(func.count()).select_from(ItemAssignee))
+    assert checked_units > 0
+    assert checked_users == 0 or assigned is not None
+
+
 def test_a_second_run_keeps_the_database_and_reset_starts_afresh(db, clock):
     _published(db)
     seed(db.factory, clock=clock)
     with db.factory() as session:
         first = session.scalars(select(Item.id).order_by(Item.id)).all()
+        unit_count = session.scalar(select(func.count()).select_from(Unit))
     assert not seed(db.factory, clock=clock).created
     with db.factory() as session:
         assert session.scalars(select(Item.id).order_by(Item.id)).all() == first
@@ -55,7 +112,8 @@ def test_a_second_run_keeps_the_database_and_reset_starts_afresh(db, clock):
     with db.factory() as session:
         again = session.scalars(select(Item.id).order_by(Item.id)).all()
         assert len(again) == len(first)
-        assert session.scalar(select(func.count()).select_from(User)) == len(load_roles(SHIPPED)) + 1
+        assert session.scalar(select(func.count()).select_from(User)) == len(load_roles(SHIPPED)) + len(OTHER_STAFF)
+        assert session.scalar(select(func.count()).select_from(Unit)) == unit_count
 
 
 def test_the_demo_command(db):
