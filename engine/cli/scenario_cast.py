@@ -7,7 +7,8 @@
 
 A live site checks every `user` and `unit` value (engine/runtime/parties.py): the person must
 work in the estate holding one of the field's roles, the unit must be one of the estate's. A
-scenario names them by username and number, and this module makes them exist first.
+scenario names them by username and number, and this module makes them exist first, through
+the same functions as the admin pages and `estateflow user add` (engine/org), as the system.
 """
 
 from __future__ import annotations
@@ -16,17 +17,21 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.access.actor import Actor
 from engine.language import fields
 from engine.language.definition import WorkflowDefinition
 from engine.language.loader import ROLES_FILE
+from engine.org import estates, staff
 from engine.store.db import transaction
-from engine.store.models import Building, Unit, User, UserEstate, UserRole
 
 __all__ = ["Cast", "Failed", "people_of"]
+
+
+_PASSWORD = "scenario-only"
+_NO_LOGIN = "!"
+"""Scenario users never log in: a stored hash no password matches, and no slow hashing per user."""
 
 
 class Failed(Exception):
@@ -70,12 +75,11 @@ class Cast:
             raise Failed(f"unknown role '{name}' (not in {ROLES_FILE}) and no such user under users:")
         if name not in self.users:
             held = frozenset(roles)
+            system = Actor.system()
             with transaction(self.factory) as session:
-                user = User(username=name, display_name=self.roles.get(name, name))
-                session.add(user)
-                session.flush()
-                session.add_all([*(UserRole(user_id=user.id, estate_id=self.estate, role=r) for r in roles),
-                                 UserEstate(user_id=user.id, estate_id=self.estate)])
+                user, _ = staff.add_user(session, system, name, name=self.roles.get(name, name), password=_PASSWORD,
+                                         password_hash=_NO_LOGIN, must_change_password=False)
+                staff.set_roles(session, system, user.id, self.estate, roles, catalogue=self.roles)
                 self.users[name] = Actor(user.id, user.display_name, held, frozenset({self.estate}), username=name,
                                          estate_roles=MappingProxyType({self.estate: held}))
         return self.users[name]
@@ -88,13 +92,7 @@ class Cast:
             return  # not a 房号: the step itself is refused, as on a live site
         if number in self.units:
             return
-        name = number.split("-", 1)[0]
-        building = session.scalar(select(Building).where(Building.estate_id == self.estate, Building.name == name))
-        if building is None:
-            building = Building(estate_id=self.estate, name=name)
-            session.add(building)
-            session.flush()
-        session.add(Unit(estate_id=self.estate, building_id=building.id, number=number, tags=[]))
+        estates.save_unit(session, Actor.system(), self.estate, number, building=number.split("-", 1)[0])
         self.units.add(number)
 
     def prepare(self, definition: WorkflowDefinition, data: Mapping[str, Any], *, units: bool) -> None:
