@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +126,9 @@ def worker(url: str | None, workflows_dir: Path | None, interval: float, name: s
 
     from engine.clock import SystemClock
     from engine.errors import Conflict
+    from engine.org.audit import access_log_days, prune_access_log
     from engine.runtime.worker import Heartbeat, PassCounts, record_pass
+    from engine.store.db import transaction
 
     show_logs()
     ticking, sending = tick_pass(workflows_dir), send_pass()
@@ -133,6 +136,7 @@ def worker(url: str | None, workflows_dir: Path | None, interval: float, name: s
     clock = SystemClock()
     heartbeat = Heartbeat.start(name, clock.now())
     passes = 0
+    pruned_at = None  # the access log is pruned on the first pass, then once a day
     click.echo(f"worker '{heartbeat.name}' on {heartbeat.host} (pid {heartbeat.pid}): a pass every {interval:g} s")
     with opened(url, "run the worker") as factory:
         try:
@@ -144,6 +148,13 @@ def worker(url: str | None, workflows_dir: Path | None, interval: float, name: s
                     record_pass(factory, heartbeat, clock.now(), passes, PassCounts(
                         handled=report.handled, tick_failed=report.failed, sent=len(result.sent),
                         send_failed=len(result.retrying) + len(result.failed)))
+                    now = clock.now()
+                    if pruned_at is None or now - pruned_at >= timedelta(days=1):
+                        with transaction(factory) as session:
+                            gone = prune_access_log(session, now, access_log_days())
+                        pruned_at = now
+                        if gone:
+                            log.info("access log: %d row(s) past retention removed", gone)
                 except (OperationalError, Conflict) as error:
                     # The database is down or busy: no heartbeat for this pass (so /healthz turns
                     # 503 if it lasts), and the next pass tries again instead of the worker dying.
