@@ -34,17 +34,35 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     check_secret_key(app)
     serve_behind(app)
 
-    from web import auth, db, errors, health, items, pages, security, workflows
+    from web import (
+        account,
+        admin,
+        admin_data,
+        admin_logs,
+        admin_units,
+        admin_users,
+        auth,
+        db,
+        errors,
+        health,
+        items,
+        pages,
+        security,
+        units,
+        workflows,
+    )
 
     # First: its NUL check runs before any other request hook, its `int` converter before any route.
     security.init_app(app)
     db.init_app(app)
     auth.init_app(app)
+    admin_data.init_app(app)  # before CSRF: it sets the import confirmation's form size before the form is read
     csrf.init_app(app)
     errors.init_app(app)
     pages.init_app(app)
     health.init_app(app)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(items.bp)
-    app.register_blueprint(workflows.bp)
+    account.init_app(app)
+    admin_logs.init_app(app)
+    for module in (auth, items, workflows, account, units, admin, admin_units, admin_users, admin_data, admin_logs):
+        app.register_blueprint(module.bp)
     return app

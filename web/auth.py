@@ -56,9 +56,11 @@ class AuthRules:
 class Staff(UserMixin):  # type: ignore[misc]
     """The logged-in user: Flask-Login's user object around the engine's Actor and the session token."""
 
-    def __init__(self, actor: Actor, token: str) -> None:
+    def __init__(self, actor: Actor, token: str, *, must_change_password: bool = False) -> None:
         self.actor = actor
         self.id = token  # what Flask-Login keeps in the cookie and hands back to load_user
+        self.must_change_password = must_change_password
+        """Set by an admin's reset or an import: no page but the password change until done (web/account.py)."""
 
 
 def _positive(app: Flask, name: str) -> float:
@@ -98,7 +100,7 @@ def load_user(token: str) -> Staff | None:
     check = sessions.check_session(db.session(), token, now, rules().sessions)
     if check.user_id is not None:
         try:
-            staff = Staff(load_actor(db.session(), check.user_id), token)
+            staff = _staff(check.user_id, token)
         except ItemNotFound:  # disabled or deleted meanwhile
             pass
         else:
@@ -109,6 +111,13 @@ def load_user(token: str) -> Staff | None:
     session.clear()
     g.session_ended = True
     return None
+
+
+def _staff(user_id: int, token: str) -> Staff:
+    """The Staff of a stored, active user (ItemNotFound otherwise)."""
+    who = load_actor(db.session(), user_id)
+    user = db.session().get(User, user_id)  # already in the session: load_actor has just read it
+    return Staff(who, token, must_change_password=bool(user is not None and user.must_change_password))
 
 
 def _touch(token: str, now: datetime) -> None:
@@ -189,8 +198,11 @@ def login() -> Response | tuple[str, int]:
     # A fresh cookie session: the old CSRF secret goes with it, so pre-login tokens are refused.
     session.clear()
     g.pop("csrf_token", None)
-    login_user(Staff(load_actor(db.session(), user.id), token))
+    staff = _staff(user.id, token)
+    login_user(staff)
     log.info("login.succeeded address=%s", address)
+    if staff.must_change_password:
+        return redirect(url_for("account.password"))
     return redirect(safe_next(request.args.get("next")) or url_for("items.inbox"))
 
 

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from flask_login import current_user
 
+from engine.access import permissions
+from engine.access.actor import Actor
 from engine.clock import DEFAULT_TIMEZONE
 from engine.runtime.timers import CALENDARS
 from engine.views import listing
@@ -42,16 +44,37 @@ def countdown(deadline: datetime | None, now: datetime) -> str:
     return f"剩余 {span(left)}" if left > timedelta(0) else f"已超时 {span(left)}"
 
 
+def building(name: str | None) -> str:
+    """A building as staff say it: 3 → 3栋; 3栋, A座, 1号楼 stay as they are."""
+    if not name:
+        return ""
+    return name if name.endswith(("栋", "座", "楼", "幢")) else f"{name}栋"
+
+
 ADMIN_ROLE = "admin"
 """系统管理员 (workflows/roles.yaml): keeps the calendars, so sees when their holiday lists run out."""
+
+
+def may_look_up(actor: Actor) -> bool:
+    """Whether the navigation offers 查询来电: the customer-service posts that take calls and visits."""
+    return bool(actor.roles & permissions.PERSONAL_ROLES)
+
+
+def may_administer(actor: Actor) -> bool:
+    """Whether the navigation offers 管理: admins, and managers of some estate of theirs (or its logs)."""
+    return (permissions.may_add_estates(actor) or permissions.may_read_logs(actor)
+            or any(permissions.may_manage_estate(actor, e) for e in actor.estates or ()))
 
 
 def _shared() -> dict[str, Any]:
     shared: dict[str, Any] = {"now": db.clock().now()}
     if current_user.is_authenticated:
         session = db.session()
-        shared["nav_workflows"] = listing.published(session, current_user.actor)
+        who = current_user.actor
+        shared["nav_workflows"] = listing.published(session, who)
         shared["role_labels"] = listing.role_labels(session)
+        shared["nav_lookup"] = may_look_up(who)
+        shared["nav_admin"] = may_administer(who)
         if ADMIN_ROLE in current_user.actor.roles:
             shared["calendar_warnings"] = [gap.chinese() for gap in CALENDARS.coverage_gaps(shared["now"])]
     return shared
@@ -61,4 +84,5 @@ def init_app(app: Flask) -> None:
     """Register the filters and the shared template values."""
     app.add_template_filter(localtime)
     app.add_template_filter(countdown)
+    app.add_template_filter(building)
     app.context_processor(_shared)

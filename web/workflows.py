@@ -20,7 +20,7 @@ from engine.language.graph import mermaid
 from engine.runtime.items import create
 from engine.runtime.registry import REGISTRY
 from engine.views import listing
-from web import db, errors, forms
+from web import db, errors, forms, units
 from web.auth import actor
 from web.items import render_list
 
@@ -72,22 +72,42 @@ def _form(definition: WorkflowDefinition, estate: str, submitted: Any = None,
           error: TransitionError | None = None) -> str:
     # A new item has no stored values to convert, so the app's zone is enough here.
     tz = ZoneInfo(current_app.config["TIMEZONE"])
+    session = db.session()
     names = listing.create_fields(definition)
     # The engine reports ill-typed and missing fields together: shown as it says.
     field_errors = dict(error.fields) if isinstance(error, InvalidFields) else {}
-    inputs = forms.widgets(definition, names, {}, tz, submitted, field_errors)
+    start = {} if submitted is not None else _starting_values(definition, names, estate)
+    options = forms.pickers(session, definition, names, estate, {**start, **(submitted or {})})
+    inputs = forms.widgets(definition, names, start, tz, submitted, field_errors, options=options, estate=estate)
     general = [f"{n}：{why}" for n, why in field_errors.items() if n not in names]
+    q = "" if submitted is not None else (request.args.get("q") or "").strip()[:units.MAX_QUERY]
     return render_template("workflows/new.html", definition=definition, inputs=inputs, general=general,
-                           estates=listing.estates_of(db.session(), actor()), estate=estate,
-                           comment=(submitted or {}).get("comment", ""))
+                           estates=listing.estates_of(session, actor()), estate=estate,
+                           comment=(submitted or {}).get("comment", ""), q=q, unit_field=units.unit_field(definition),
+                           **units.lookup_results(q, estate))
+
+
+def _starting_values(definition: WorkflowDefinition, names: tuple[str, ...], estate: str) -> dict[str, str]:
+    """What a fresh form starts with: the unit a lookup link names (?unit=3-1-502), then the routed people."""
+    start: dict[str, str] = {}
+    field = units.unit_field(definition)
+    number = (request.args.get("unit") or "").strip()[:64]
+    if field is not None and number:
+        start[field] = number
+    start |= forms.routed(db.session(), definition, names, estate, start)
+    return start
 
 
 @bp.route("/<workflow_id>/new", methods=("GET", "POST"))
 @login_required
 def new(workflow_id: str) -> str | Response:
-    """Register a new item (who may: engine/access/permissions.py; a refusal is 403)."""
+    """Register a new item (who may: engine/access/permissions.py; a refusal is 403).
+
+    A GET may name the estate and the unit (?estate=demo&unit=3-1-502: the lookup's 为此房号登记)
+    and a caller to look up first (?q=13812345678).
+    """
     who = actor()
-    estate = request.form.get("estate") or min(who.estates or {""})
+    estate = request.form.get("estate") or request.args.get("estate") or min(who.estates or {""})
     definition = get_definition(workflow_id, estate)
     permissions.check_create(db.session(), who, definition, estate)
     if request.method == "GET":

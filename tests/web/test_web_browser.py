@@ -27,7 +27,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 INTAKE = {"category": "property", "severity": "minor", "unit": "3-1-502",
           "description": "楼道灯坏了三盏，晚上很黑 <script>alert(1)</script>", "phone": "13812345678"}
 STEPS = [  # (user, transition, fields), in order
-    ("cs_supervisor", "dispatch", {"department": "engineering"}),
+    ("cs_supervisor", "dispatch", {"department": "engineering", "handler": "engineer"}),
     ("engineer", "feed_back", {"feedback": "已更换灯管，现场测试正常", "reply_draft": "您好，楼道灯已修好。"}),
     ("cs_supervisor", "approve_reply", {"review_note": "答复内容属实"}),
     ("frontdesk", "reply", {"reply_channel": "phone"}),
