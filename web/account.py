@@ -17,11 +17,10 @@ from typing import Any
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from engine.errors import InvalidFields
-from engine.org import audit, staff, values
+from engine.org import staff
 from engine.store.models import User
 from engine.views import listing
 from web import db
@@ -71,7 +70,8 @@ def profile() -> str | Response | tuple[str, int]:
         values = {"name": _text("name"), "phone": _text("phone", 32), "email": _text("email", 254)}
         try:
             with db.write() as writing:
-                _update_self(writing, values["name"], values["phone"], values["email"])
+                staff.update_user(writing, actor(), actor().user_id, name=values["name"], phone=values["phone"],
+                                  email=values["email"], clock=db.clock())
         except InvalidFields as error:
             problems = dict(error.fields)
         else:
@@ -81,33 +81,6 @@ def profile() -> str | Response | tuple[str, int]:
     my_roles = [(name, sorted(who.roles_in(estate))) for estate, name in listing.estates_of(db.session(), who)]
     html = render_template("account/profile.html", user=user, values=values, problems=problems, my_roles=my_roles)
     return (html, 422) if problems else html
-
-
-def _update_self(writing: Session, name: str, phone: str, email: str) -> None:
-    """The user's own name, phone and e-mail, checked as staff.update_user checks them, with an audit row.
-
-    Not staff.update_user itself: that one is for managers (a clerk is not their own manager,
-    and would be answered 404).
-    """
-    problems: dict[str, str] = {}
-    new: dict[str, str | None] = {}
-    for key, column, check in (("name", "display_name", lambda: values.text(name, "姓名", 200)),
-                               ("phone", "phone", lambda: values.optional_phone(phone)),
-                               ("email", "email", lambda: values.email(email))):
-        try:
-            new[column] = check()
-        except ValueError as error:
-            problems[key] = str(error)
-    if problems:
-        raise InvalidFields(problems, "；".join(problems.values()))
-    row = writing.get(User, actor().user_id)
-    assert row is not None
-    changed = {k: [getattr(row, k), v] for k, v in new.items() if getattr(row, k) != v}
-    for key, (_old, value) in changed.items():
-        setattr(row, key, value)
-    if changed:
-        audit.record(writing, actor(), target="user", target_id=row.id, action="change", changes=changed,
-                     clock=db.clock())
 
 
 @bp.route("/password", methods=("GET", "POST"))

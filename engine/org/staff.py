@@ -195,8 +195,14 @@ def add_user(session: Session, actor: Actor, username: str, *, name: str, phone:
 
 def update_user(session: Session, actor: Actor, user_id: int, *, name: str | None = None, phone: str | None = None,
                 email: str | None = None, clock: Clock | None = None) -> User:
-    """Change a user's display name, phone or e-mail (None keeps it; '' removes a phone or e-mail)."""
-    row = _person(session, actor, user_id)
+    """Change a user's display name, phone or e-mail (None keeps it; '' removes a phone or e-mail).
+
+    Their manager may, and so may the user themselves (我的账户).
+    """
+    own = actor.user_id is not None and actor.user_id == user_id
+    row = session.get(User, user_id) if own else _person(session, actor, user_id)
+    if row is None:
+        raise ItemNotFound("没有这个用户", user_id=user_id)
     problems: dict[str, str] = {}
     new: dict[str, str | None] = {}
     if name is not None:
