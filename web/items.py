@@ -1,12 +1,17 @@
 """Items: 我的待办, the lists, the item page and firing a transition.
 
-Every view reads through the engine with the logged-in user's Actor, so the
-estate and role checks are the engine's; refusals become status codes in
-web/errors.py only.
+Every view reads through the engine with the logged-in user's Actor, so the estate,
+role, visibility and masking rules are the engine's (engine/access); refusals become
+status codes in web/errors.py only. An item the user may not see is a 404, like a
+missing one. The item page shows personal fields in full when the engine allows it and
+then writes one access_log row per view (engine.org.audit.accessed, kind 'view').
+A phone typed into a list's search by a post that may not see phones is refused with a
+message; the list is shown without the search.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,14 +21,16 @@ from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from engine.access import permissions
-from engine.errors import GuardFailed, InvalidFields, TransitionError
+from engine.errors import GuardFailed, InvalidFields, NotPermitted, TransitionError
 from engine.language import fields
 from engine.language.definition import WorkflowDefinition
+from engine.org import audit
 from engine.runtime.items import fire as fire_transition
 from engine.runtime.items import get_item
 from engine.runtime.registry import REGISTRY
 from engine.views import listing
-from engine.views.timeline import timeline
+from engine.views.inbox import inbox as inbox_page
+from engine.views.item import item_page as read_item_page
 from web import db, errors, forms
 from web.auth import actor
 from web.security import MAX_ID
@@ -61,8 +68,8 @@ def _date(name: str) -> date | None:
 @login_required
 def inbox() -> str:
     """Show 我的待办: items the user can act on now, most urgent first."""
-    page = listing.inbox(db.session(), actor(), page=_page(), per_page=current_app.config["PER_PAGE"],
-                         now=db.clock().now())
+    page = inbox_page(db.session(), actor(), page=_page(), per_page=current_app.config["PER_PAGE"],
+                      now=db.clock().now())
     return render_template("items/inbox.html", page=page)
 
 
@@ -76,17 +83,27 @@ def render_list(definition: WorkflowDefinition | None) -> str:
         q=(args.get("q") or "").strip()[:100] or None,
     )
     session = db.session()
-    page = listing.list_items(session, actor(), filters, page=_page(), per_page=current_app.config["PER_PAGE"],
-                              now=db.clock().now(), tz=current_app.config["TIMEZONE"])
+    try:
+        page = _list(filters)
+    except NotPermitted as refusal:
+        # A phone number searched by a post that may not see phones: say so, list without the search.
+        flash(refusal.message, "error")
+        filters = replace(filters, q=None)
+        page = _list(filters)
     chosen = definition
     if chosen is None and workflow:
         chosen = next((d for d in listing.published(session, actor()) if d.id == workflow), None)
-    query = {k: v for k, v in args.items() if k != "page" and v}
+    query = {k: v for k, v in args.items() if k != "page" and v and (k != "q" or filters.q)}
     if definition:
         query["workflow_id"] = definition.id
     may_create = definition is not None and permissions.may_create(actor(), definition)
     return render_template("items/list.html", page=page, filters=filters, definition=definition, chosen=chosen,
                            estates=listing.estates_of(session, actor()), query=query, may_create=may_create)
+
+
+def _list(filters: listing.Filters) -> listing.Page:
+    return listing.list_items(db.session(), actor(), filters, page=_page(), per_page=current_app.config["PER_PAGE"],
+                              now=db.clock().now(), tz=current_app.config["TIMEZONE"])
 
 
 @bp.get("/items")
@@ -101,31 +118,34 @@ def item_page(item_id: int, *, open_name: str | None = None, submitted: Any = No
     """Render the item page; with `open_name`, that transition's form is open with the error shown."""
     session = db.session()
     who = actor()
-    item = get_item(session, item_id, who)
-    definition = REGISTRY.compiled(session, item.definition_id)
-    estate_name, tz_name = listing.item_place(session, item)
-    tz = ZoneInfo(tz_name)
     now = db.clock().now()
+    page = read_item_page(session, item_id, who, now=now)
+    item, definition = page.item, page.definition
+    tz = ZoneInfo(page.timezone)
     field_errors = error.fields if isinstance(error, InvalidFields) else {}
     actions = []
-    for choice in listing.choices(session, item, who, now=now):
+    for choice in page.choices:
         is_open = choice.name == open_name
         inputs = forms.widgets(definition, choice.fields, item.values, tz, submitted if is_open else None,
                                field_errors if is_open else None, required=choice.fields)
         general = []
         if is_open and isinstance(error, GuardFailed):
-            general.append("填写的内容不满足此操作的条件：" + "；".join(map(str, error.data.get("conditions", []))))
+            general.append(error.message)  # plain words from the engine, never the expression
         if is_open:
             general += [f"{definition.fields[n].label if n in definition.fields else n}：{why}"
                         for n, why in field_errors.items() if n not in choice.fields]
         actions.append({"choice": choice, "inputs": inputs, "open": is_open, "general": general,
                         "comment": (submitted or {}).get("comment", "") if is_open else ""})
-    shown = [(f, item.values.get(name)) for name, f in definition.fields.items()]
-    return render_template(
-        "items/show.html", item=item, definition=definition, estate_name=estate_name, tz=tz_name, fields=shown,
-        state=definition.states.get(item.state), actions=actions, now=now,
-        timeline=timeline(session, item), linked=listing.linked(session, item, who, now=now),
+    html = render_template(
+        "items/show.html", page=page, item=item, definition=definition, estate_name=page.estate_name,
+        tz=page.timezone, fields=page.fields, state=page.state, actions=actions, now=now,
+        timeline=page.timeline, linked=page.linked,
     )
+    if page.shows_personal:
+        # PIPL: each page view that showed personal data in full is on record (who, when, which item).
+        with db.write() as writing:
+            audit.accessed(writing, who, "view", estate_id=item.estate_id, item_id=item.id, clock=db.clock())
+    return html
 
 
 @bp.get("/items/<int:item_id>")
@@ -147,7 +167,8 @@ def fire(item_id: int, name: str) -> Response:
     item = get_item(session, item_id, who)
     definition = REGISTRY.compiled(session, item.definition_id)
     # Exactly what the step's form asks for: other fields in the request are ignored.
-    data = forms.field_data(request.form, permissions.form_fields(definition, item.state, name, who))
+    asked = permissions.form_fields(definition, item.state, name, who.at(item.estate_id))
+    data = forms.field_data(request.form, asked)
     errors.show_again(lambda error: item_page(item_id, open_name=name, submitted=request.form, error=error))
     with db.write() as writing:
         done = fire_transition(writing, item_id, name, who, data, forms.comment(request.form), version,

@@ -4,52 +4,60 @@
     may_create(actor, definition, estate=)                    the create rule, as a yes or no (buttons)
     check_estate(actor, estate) / check_create(session, ...)  the same rule as a NotPermitted refusal
     permits(actor, transition) / permitted_branches(...)      the role rule of firing (fire step 3)
-    availability(definition, state, values, now, actor, labels) -> (Availability, ...)
+    availability(definition, state, values, now, actor, labels, names) -> (Availability, ...)
+    acting(values, actor) / guard_refusal(...)                 guards read `me`, `my_roles`; refusals in Chinese
     form_fields(definition, state, name, actor)               what a step's form asks for (and accepts)
     states_to_act(definition, actor) / can_act(...)           我的待办's two halves: SQL first, then guards
     role_labels(session)                                      role id → Chinese label, for the reasons
 
 The runtime (engine/runtime/items.py: create, fire, available), the read side
-(engine/views/listing.py: inbox, choices) and the web UI ask here; this module reads
-only definitions, the actor and the store, never them.
+(engine/views: inbox, choices) and the web UI ask here; this module reads only
+definitions, the actor and the store, never them. Who may *see* an item, and its
+personal fields in full, is engine/access/visibility.py's.
 
 "May fire now", one rule for the item page, 我的待办 and `available`: the actor's roles
 allow a branch of the name (the system actor's always do), and that branch's guard holds
 on the stored values, or can hold once the step's form is filled in. The form asks for
 `Availability.asks`: the `require` fields of every branch the roles allow (web/items.py
 submits exactly these). A guard reading one of them is tried over that field's possible
-inputs: every enum option, true and false, and probe values for numbers, dates and texts
-(the guard's own literals and the item's numbers among them). So a guard that fails
+inputs (engine/access/guards.py): every enum option, true and false, and probe values for
+numbers, dates, texts and people (the guard's own literals and the item's numbers among
+them). So a guard that fails
 whatever is typed (a major complaint's dispatch before it is reported up) closes the
 step, and one a typed value satisfies (satisfaction in ['satisfied', 'fairly']) opens it;
 fire() checks again on what was typed. Guards not reading the form's fields are judged on
 the stored values, with `now` in the estate's time zone.
+
+Guards may read the acting user: `me` (the username) and `my_roles` (the roles held in the
+item's estate), added to a copy of the values (`acting`), never stored. The actor must be
+placed in the item's estate (`actor.at(estate)`) before any rule here is asked. A refusal
+never shows an expression: it names the fields involved by label, or, when the guard reads
+`me`, says 不是本事项的责任人 and names the person in charge by display name.
 """
 
 from __future__ import annotations
 
-import itertools
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
+from engine.access import guards
 from engine.access.actor import Actor
+from engine.access.guards import acting, guard_refusal
 from engine.errors import NotPermitted
 from engine.language import fields
-from engine.language.definition import FieldDef, TransitionDef, WorkflowDefinition
-from engine.language.machine import branch_order
+from engine.language.definition import TransitionDef, WorkflowDefinition
+from engine.language.roles import Catalogue
 from engine.store.models import WorkflowVersion
 
 __all__ = [
-    "Availability", "Reason", "availability", "can_act", "check_create", "check_estate",
-    "create_refusal", "form_fields", "in_estates", "may_create", "permits", "permitted_branches", "role_labels",
-    "states_to_act", "works_in",
+    "Availability", "Reason", "acting", "availability", "can_act", "check_create", "check_estate",
+    "create_refusal", "form_fields", "guard_refusal", "in_estates", "may_create", "permits", "permitted_branches",
+    "role_labels", "states_to_act", "works_in",
     "CUSTOMER_SERVICE_ROLES", "PERSONAL_ROLES", "grantable_roles", "may_manage_estate", "may_manage_users",
     "may_read_logs", "may_add_estates", "sees_residents",
 ]
@@ -101,14 +109,6 @@ def may_read_logs(actor: Actor, estate: str | None = None) -> bool:
 def sees_residents(actor: Actor, estate: str) -> bool:
     """Whether the actor sees residents' names and phones in full in `estate` (unit pages, lookup, search)."""
     return actor.is_system or bool(actor.roles_in(estate) & PERSONAL_ROLES)
-
-_MAX_TRIES = 512
-"""Input combinations tried per guard; beyond that the step stays open and fire() decides."""
-_LITERAL = re.compile(r"'([^']*)'|\"([^\"]*)\"|(?<![\w.])(\d+(?:\.\d+)?)")
-_FAR = 36_500
-"""Days: a date probe a century away satisfies any `date > today()`-like guard."""
-_BIG = 10**12
-
 
 # -- estates ---------------------------------------------------------------------------------
 
@@ -184,69 +184,6 @@ def form_fields(definition: WorkflowDefinition, state: str, name: str, actor: Ac
     return _asked(tuple(t for t in definition.transitions_from(state, name) if permits(actor, t)))
 
 
-def _literals(source: str) -> tuple[str | Decimal, ...]:
-    found: list[str | Decimal] = []
-    for text, quoted, number in _LITERAL.findall(source):
-        found.append(Decimal(number) if number else text or quoted)
-    return tuple(found)
-
-
-def _probes(field: FieldDef, values: Mapping[str, Any], literals: tuple[str | Decimal, ...], now: datetime,
-            required: bool) -> tuple[Any, ...]:
-    """Values a person could type into `field`, enough to tell whether a guard can hold."""
-    kind = field.type
-    found: list[Any]
-    if kind == "enum":
-        found = list(field.options)
-    elif kind == "boolean":
-        found = [True, False]
-    elif kind in ("integer", "decimal"):
-        numbers = [Decimal(0), Decimal(1), Decimal(-1), Decimal(_BIG), Decimal(-_BIG)]
-        numbers += [v for v in literals if isinstance(v, Decimal)]
-        # Sums and comparisons with other fields (refund == deposit) are met by the item's own numbers.
-        numbers += [Decimal(v) for v in values.values() if isinstance(v, int | Decimal) and not isinstance(v, bool)]
-        found = [int(n) for n in numbers if n == int(n)] if kind == "integer" else numbers
-    elif kind == "date":
-        found = [now.date() + timedelta(days=d) for d in (0, 1, -1, _FAR, -_FAR)]
-    elif kind == "datetime":
-        found = [now + timedelta(days=d) for d in (0, 1, -1, _FAR, -_FAR)]
-    else:
-        found = ["", *(v for v in literals if isinstance(v, str))]
-    # An empty answer is an answer too, unless this branch requires the field (step 6 refuses it).
-    stored = values.get(field.name)
-    return tuple(dict.fromkeys([stored, *found] if required else [stored, *found, None]))
-
-
-def _may_hold(transition: TransitionDef, definition: WorkflowDefinition, values: Mapping[str, Any],
-              now: datetime, asks: tuple[str, ...]) -> bool:
-    """Whether the guard holds on `values`, or on some input for the form's fields it reads."""
-    when = transition.when
-    if when is None or bool(when.evaluate(values, now)):
-        return True
-    typed = [n for n in asks if n in when.names and n in definition.fields]
-    if not typed:
-        return False
-    literals = _literals(when.source)
-    choices = [_probes(definition.fields[n], values, literals, now, n in transition.require) for n in typed]
-    tries = 1
-    for options in choices:
-        tries *= len(options)
-    if tries > _MAX_TRIES:
-        return True  # too many to try here: offer the step, fire() judges what is typed
-    working = dict(values)
-    for combination in itertools.product(*choices):
-        working.update(zip(typed, combination, strict=True))
-        if bool(when.evaluate(working, now)):
-            return True
-    return False
-
-
-def _opens(branches: tuple[TransitionDef, ...], definition: WorkflowDefinition, values: Mapping[str, Any],
-           now: datetime, asks: tuple[str, ...]) -> tuple[TransitionDef, ...]:
-    """The branches that may fire once the form (`asks`) is filled in, in the order fire() tries them."""
-    return tuple(t for t in branch_order(branches) if _may_hold(t, definition, values, now, asks))
-
-
 @dataclass(frozen=True, slots=True)
 class Reason:
     """Why a transition cannot be fired now; `code` is the error code fire() would raise."""
@@ -296,25 +233,26 @@ def _by_name(definition: WorkflowDefinition, state: str) -> Iterator[tuple[str, 
 
 
 def _judge(definition: WorkflowDefinition, state: str, name: str, branches: tuple[TransitionDef, ...],
-           values: Mapping[str, Any], now: datetime, actor: Actor, labels: Mapping[str, str]) -> Availability:
+           values: Mapping[str, Any], now: datetime, actor: Actor, labels: Mapping[str, str],
+           names: Mapping[str, str]) -> Availability:
     permitted = tuple(t for t in branches if permits(actor, t))
     # Without a permitted branch the guards are still judged, for whoever may: the page says all at once.
     considered = permitted or branches
     asks = _asked(considered)
     chosen = definition.choose(state, considered, values, now)
-    opened = (chosen,) if chosen is not None else _opens(considered, definition, values, now, asks)
+    opened = (chosen,) if chosen is not None else guards.opens(considered, definition, values, now, asks)
     reasons: list[Reason] = []
     if not permitted:
         roles = tuple(sorted({r for t in branches for r in t.roles}))
         text = "只能由系统自动执行" if not roles else "需要以下角色之一：" + "、".join(labels.get(r, r) for r in roles)
         reasons.append(Reason("not_permitted", text, roles=roles))
     if chosen is None and not opened:
-        sources = "；".join(t.when.source for t in considered if t.when is not None)
-        reasons.append(Reason("guard_failed", f"条件不满足：{sources}"))
+        reasons.append(Reason("guard_failed", guard_refusal(definition, considered, values, names),
+                              fields=guards.fields_read(definition, considered)))
     elif chosen is None and permitted:
         # Not a refusal on the page (the step is offered), but fire() with nothing typed fails the guard.
-        sources = "；".join(t.when.source for t in opened if t.when is not None)
-        reasons.append(Reason("guard_failed", f"要看填写的内容是否满足条件：{sources}"))
+        reasons.append(Reason("guard_failed", guard_refusal(definition, opened, values, names, typed=True),
+                              fields=guards.fields_read(definition, opened)))
     needs = tuple(f for f in chosen.require if not fields.is_filled(values.get(f))) if chosen is not None else ()
     if needs:
         reasons.append(Reason("invalid_fields", "需要填写：" + "、".join(definition.fields[f].label for f in needs),
@@ -329,14 +267,17 @@ def _judge(definition: WorkflowDefinition, state: str, name: str, branches: tupl
 
 
 def availability(definition: WorkflowDefinition, state: str, values: Mapping[str, Any], now: datetime,
-                 actor: Actor, labels: Mapping[str, str] | None = None) -> tuple[Availability, ...]:
+                 actor: Actor, labels: Mapping[str, str] | None = None,
+                 names: Mapping[str, str] | None = None) -> tuple[Availability, ...]:
     """Every transition name leaving `state`, in file order: allowed, or the reasons it is not.
 
     `values` are the item's stored field values, `now` is aware in the estate's time zone,
-    `labels` names roles in the reasons (role_labels(session); ids without it).
+    `actor` is placed in the item's estate, `labels` names roles in the reasons
+    (role_labels(session); ids without it), `names` the people `user` fields name
+    (username → display name) in a refusal for not being the person in charge.
     """
-    named = labels or {}
-    return tuple(_judge(definition, state, name, branches, values, now, actor, named)
+    judged = acting(values, actor)
+    return tuple(_judge(definition, state, name, branches, judged, now, actor, labels or {}, names or {})
                  for name, branches in _by_name(definition, state))
 
 
@@ -350,10 +291,11 @@ def states_to_act(definition: WorkflowDefinition, actor: Actor) -> tuple[str, ..
 def can_act(definition: WorkflowDefinition, state: str, values: Mapping[str, Any], now: datetime,
             actor: Actor) -> bool:
     """Whether `availability` allows some transition here: the inbox's Python half, without the reasons."""
+    values = acting(values, actor)
     for _name, branches in _by_name(definition, state):
         permitted = tuple(t for t in branches if permits(actor, t))
         if permitted and (definition.choose(state, permitted, values, now) is not None
-                          or _opens(permitted, definition, values, now, _asked(permitted))):
+                          or guards.opens(permitted, definition, values, now, _asked(permitted))):
             return True
     return False
 
@@ -362,4 +304,4 @@ def role_labels(session: Session) -> dict[str, str]:
     """Role id → Chinese label, from the catalogue stored with the newest published version."""
     stmt = select(WorkflowVersion.roles).order_by(WorkflowVersion.id.desc()).limit(1)
     roles = session.scalars(stmt).first()
-    return {str(k): str(v) for k, v in (roles or {}).items()}
+    return dict(Catalogue.of(roles or {}).labels)

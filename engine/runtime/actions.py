@@ -1,6 +1,7 @@
 """Side effects of a transition, by dispatch table: `notify` and `spawn`.
 
-Each action is planned before anything is written (a spawn that cannot be made
+`notify` writes a row per role (the holders in the item's estate) and, with `user:`, one for
+the person a `user` field names. Each action is planned before anything is written (a spawn that cannot be made
 fails the whole fire with nothing written) and returns a writer that runs after
 the item's version-checked update, in the same transaction, through
 engine/runtime/writes.py (the rows it builds are the ones create and tick write too).
@@ -13,16 +14,19 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.access.actor import Actor
 from engine.errors import InvalidFields, ItemNotFound
 from engine.language import fields
 from engine.language.definition import Action, NotifyAction, SpawnAction, WorkflowDefinition
+from engine.runtime import parties
 from engine.runtime.registry import Registry
 from engine.runtime.timers import Calendars
 from engine.runtime.writes import add_notifications, insert_new_item
 from engine.store import queries
+from engine.store.models import User
 
 __all__ = ["ACTIONS", "ActionContext", "Writer", "plan"]
 
@@ -48,8 +52,9 @@ class ActionContext:
     """The working calendars the item's limits count by (a spawned item's too)."""
 
 
-def template_values(ctx: ActionContext) -> dict[str, str]:
-    """Placeholder values: display text of each field (personal data masked), then item attributes."""
+def template_values(ctx: ActionContext, names: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Placeholder values: display text of each field (personal data masked, people by the display
+    names of `names`, never a login id), then item attributes."""
     definition = ctx.definition
     values = {
         "number": ctx.number,
@@ -58,17 +63,30 @@ def template_values(ctx: ActionContext) -> dict[str, str]:
         "estate": ctx.estate_name,
     }
     for name, field in definition.fields.items():
-        values[name] = fields.display(field, ctx.values.get(name), ctx.tz)
+        value = ctx.values.get(name)
+        if field.type == "user":
+            values[name] = (names or {}).get(str(value), "") if value is not None else ""
+        else:
+            values[name] = fields.display(field, value, ctx.tz)
     return values
 
 
-def _notify(_session: Session, ctx: ActionContext, action: Action) -> Writer:
+def _notify(session: Session, ctx: ActionContext, action: Action) -> Writer:
     assert isinstance(action, NotifyAction)
-    body = action.template.render(template_values(ctx))
+    # Only the people the text names are looked up (no query on the hot path otherwise).
+    people = [ctx.values.get(n) for n in action.template.placeholders
+              if n in ctx.definition.fields and ctx.definition.fields[n].type == "user"]
+    body = action.template.render(template_values(ctx, parties.display_names(session, people)))
+    # `notify: {user: FIELD}`: the person the field names (checked by parties.check); nobody when empty.
+    named = getattr(action, "user_field", None)
+    username = ctx.values.get(named) if named else None
+    users: list[int] = []
+    if username is not None:
+        users = list(session.scalars(select(User.id).where(User.username == str(username))))
 
     def write(session: Session) -> None:
         add_notifications(session.connection(), definition=ctx.definition, item_id=ctx.item_id, number=ctx.number,
-                          estate_id=ctx.estate_id, roles=action.roles, body=body, now=ctx.now)
+                          estate_id=ctx.estate_id, roles=action.roles, body=body, now=ctx.now, users=users)
 
     return write
 
@@ -95,12 +113,17 @@ def _spawn(session: Session, ctx: ActionContext, action: Action) -> Writer:
             problems[f"{action.workflow}.{name}"] = "派生工单缺少必填字段"
     if problems:
         raise InvalidFields(problems)
+    # The spawned item's unit and people are checked like a created one's, before anything is written.
+    try:
+        found = parties.check(session, target, ctx.estate_id, values)
+    except InvalidFields as error:
+        raise InvalidFields({f"{action.workflow}.{n}": why for n, why in error.fields.items()}) from None
 
     def write(session: Session) -> None:
         child = insert_new_item(
             session, definition=target, definition_id=current.id, definition_version=current.version,
             estate_id=ctx.estate_id, values=values, actor=ctx.actor, now=ctx.now,
-            comment=f"由 {ctx.number} 派生", calendars=ctx.calendars,
+            comment=f"由 {ctx.number} 派生", calendars=ctx.calendars, parties=found,
         )
         queries.add_links(session.connection(), ctx.item_id, child)
 

@@ -9,7 +9,11 @@ these functions never commit. Every check runs before the first write, and the
 first write is the version-checked UPDATE, so a refused call writes nothing and
 raises its typed error (engine/errors.py); a busy database becomes `Conflict`.
 Who may act is engine/access/permissions.py's answer: the create rule, the role check
-of step 3 and the rule `available` applies (the same one the item page and 我的待办 use).
+of step 3 and the rule `available` applies (the same one the item page and 我的待办 use),
+asked of the actor placed in the item's estate (roles are held per estate). Who may see
+an item is engine/access/visibility.py's: an item the actor may not see is answered like
+a missing one. `unit` and `user` fields are checked on the server and kept in step with
+the item's unit, department and assignees by engine/runtime/parties.py.
 The compiled definition comes from the registry (once per published version);
 the hot path uses Core statements (engine/store/queries.py), not ORM objects.
 Entering a state stores its time limits (engine/runtime/timers.py) in the same transaction,
@@ -19,7 +23,7 @@ counted by the estate's calendar from `calendars` (default: engine.runtime.timer
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from types import MappingProxyType
 from typing import Any
@@ -28,13 +32,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
-from engine.access import permissions
+from engine.access import permissions, visibility
 from engine.access.actor import Actor
 from engine.clock import Clock, SystemClock
 from engine.errors import Conflict, GuardFailed, InvalidFields, ItemNotFound, UnknownTransition
 from engine.language import fields
 from engine.language.definition import TransitionDef, WorkflowDefinition
-from engine.runtime import actions, timers
+from engine.runtime import actions, parties, timers
 from engine.runtime.registry import REGISTRY, Registry
 from engine.runtime.writes import insert_new_item
 from engine.store import queries
@@ -67,9 +71,15 @@ class ItemView:
     state_entered_at: datetime
     deadline_at: datetime | None = None
     overdue: bool = False
+    unit_id: int | None = None
+    department: str | None = None
+    """The department the item is dispatched to (the workflow's `access`), for executors' access."""
+    assignees: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    """`user` field → the user id it names (item_assignees)."""
 
 
-def _view(row: Row[Any] | Mapping[str, Any], definition: WorkflowDefinition, **changed: Any) -> ItemView:
+def _view(row: Row[Any] | Mapping[str, Any], definition: WorkflowDefinition, assigned: Mapping[str, int],
+          **changed: Any) -> ItemView:
     data = row._mapping if isinstance(row, Row) else row
     merged = {**data, **changed}
     values = merged.get("values")
@@ -81,22 +91,43 @@ def _view(row: Row[Any] | Mapping[str, Any], definition: WorkflowDefinition, **c
         state=merged["state"], values=MappingProxyType(dict(values)), version=merged["version"],
         created_at=merged["created_at"], updated_at=merged["updated_at"], created_by=merged["created_by"],
         state_entered_at=merged["state_entered_at"], deadline_at=merged["deadline_at"],
-        overdue=bool(merged["overdue"]),
+        overdue=bool(merged["overdue"]), unit_id=merged.get("unit_id"), department=merged.get("department"),
+        assignees=MappingProxyType(dict(assigned)),
     )
 
 
-def _load(session: Session, item_id: int, actor: Actor) -> Row[Any]:
-    row = queries.item_row(session.connection(), item_id)
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    row: Row[Any]
+    definition: WorkflowDefinition
+    actor: Actor
+    """The actor placed in the item's estate."""
+    assignees: dict[str, int]
+
+
+def _missing(item_id: int) -> ItemNotFound:
+    return ItemNotFound(f"没有这个工单 (item {item_id})", item_id=item_id)
+
+
+def _load(session: Session, item_id: int, actor: Actor, registry: Registry) -> _Loaded:
+    db = session.connection()
+    row = queries.item_row(db, item_id)
     if row is None or not permissions.works_in(actor, row.estate_id):
         # Another estate's item is answered exactly like a missing one.
-        raise ItemNotFound(f"没有这个工单 (item {item_id})", item_id=item_id)
-    return row
+        raise _missing(item_id)
+    definition = registry.compiled(session, row.definition_id, row.content_hash)
+    placed = actor.at(row.estate_id)
+    assigned = parties.assignees(db, row.id)
+    # So is an item of a workflow or department the actor's posts do not see.
+    if not visibility.sight(placed, definition, row.estate_id, row.department, assigned.values()).visible:
+        raise _missing(item_id)
+    return _Loaded(row, definition, placed, assigned)
 
 
 def get_item(session: Session, item_id: int, actor: Actor, *, registry: Registry = REGISTRY) -> ItemView:
-    """Read one item the actor may see. Raises ItemNotFound."""
-    row = _load(session, item_id, actor)
-    return _view(row, registry.compiled(session, row.definition_id, row.content_hash))
+    """Read one item the actor may see. Raises ItemNotFound (also for an item the actor may not see)."""
+    loaded = _load(session, item_id, actor, registry)
+    return _view(loaded.row, loaded.definition, loaded.assignees)
 
 
 def parse_data(definition: WorkflowDefinition, data: Mapping[str, Any] | None, tz: tzinfo) -> dict[str, Any]:
@@ -104,16 +135,16 @@ def parse_data(definition: WorkflowDefinition, data: Mapping[str, Any] | None, t
     parsed: dict[str, Any] = {}
     problems: dict[str, str] = {}
     for name, raw in (data or {}).items():
-        field = definition.fields.get(name)
-        if field is None:
+        spec = definition.fields.get(name)
+        if spec is None:
             problems[str(name)] = _UNDECLARED
             continue
         try:
-            parsed[name] = fields.parse(field, raw, tz)
+            parsed[name] = fields.parse(spec, raw, tz)
         except ValueError as error:
             problems[name] = str(error)
             continue
-        if parsed[name] is None and field.required:
+        if parsed[name] is None and spec.required:
             problems[name] = "不能为空"
     if problems:
         raise InvalidFields(problems)
@@ -140,7 +171,8 @@ def create(session: Session, *, workflow: str, estate: str, actor: Actor, data: 
         if current is None:
             raise ItemNotFound(f"没有已发布的流程: {workflow}", workflow=workflow)
         definition = current.definition
-        permissions.check_create(session, actor, definition, estate)
+        placed = actor.at(estate)
+        permissions.check_create(session, placed, definition, estate)
         tz = ZoneInfo(place.timezone)
         # Ill-typed and missing fields are reported together: the form shows every mistake at once.
         try:
@@ -152,12 +184,17 @@ def create(session: Session, *, workflow: str, estate: str, actor: Actor, data: 
                    and not fields.is_filled(values.get(name))}
         if bad or missing:
             raise InvalidFields({**bad, **missing})
+        found = parties.check(session, definition, estate, values)
         now = (clock or _SYSTEM_CLOCK).now()
         item_id = insert_new_item(
             session, definition=definition, definition_id=current.id, definition_version=current.version,
-            estate_id=estate, values=values, actor=actor, now=now, comment=comment, calendars=calendars, tz=tz,
+            estate_id=estate, values=values, actor=placed, now=now, comment=comment, calendars=calendars, tz=tz,
+            parties=found,
         )
-        return get_item(session, item_id, actor, registry=registry)
+        # Read back without the visibility rule: whoever registers an item is shown what they registered.
+        row = queries.item_row(session.connection(), item_id)
+        assert row is not None
+        return _view(row, definition, {f: u for f, u in found.people.items() if u is not None})
 
 
 def fire(session: Session, item_id: int, transition: str, actor: Actor, data: Mapping[str, Any] | None = None,
@@ -173,10 +210,10 @@ def fire(session: Session, item_id: int, transition: str, actor: Actor, data: Ma
         ItemNotFound, Conflict, UnknownTransition, NotPermitted, InvalidFields, GuardFailed.
     """
     with translate_busy():
-        row = _load(session, item_id, actor)  # 1
+        loaded = _load(session, item_id, actor, registry)  # 1
+        row, definition, actor = loaded.row, loaded.definition, loaded.actor
         if version is not None and version != row.version:
             raise Conflict(version, row.version)
-        definition = registry.compiled(session, row.definition_id, row.content_hash)
         candidates = definition.transitions_from(row.state, transition)  # 2
         if not candidates:
             raise UnknownTransition(f"状态“{definition.states[row.state].label}”下没有操作 {transition}",
@@ -187,31 +224,39 @@ def fire(session: Session, item_id: int, transition: str, actor: Actor, data: Ma
         working = {**stored, **parse_data(definition, data, tz)}  # 4
         now = (clock or _SYSTEM_CLOCK).now()
         local = now.astimezone(tz)
-        chosen = definition.choose(row.state, candidates, working, local)  # 5
+        # Guards may read the acting user (`me`, `my_roles`): on a copy, never stored.
+        chosen = definition.choose(row.state, candidates, permissions.acting(working, actor), local)  # 5
         if chosen is None:
+            names = parties.display_names(session, (working.get(n) for n, f in definition.fields.items()
+                                                    if f.type == "user"))
             conditions = [t.when.source for t in candidates if t.when is not None]
-            raise GuardFailed(f"不满足“{candidates[0].label}”的条件：{'；'.join(conditions)}",
-                              transition=transition, conditions=conditions)
+            reason = permissions.guard_refusal(definition, candidates, working, names)
+            raise GuardFailed(f"不能{candidates[0].label}：{reason}", transition=transition, conditions=conditions,
+                              reason=reason)
         missing = {name: "必填" for name in chosen.require if not fields.is_filled(working.get(name))}  # 6
         if missing:
             raise InvalidFields(missing)
-        return _apply(session, row, definition, chosen, working, actor, comment, now, tz, registry, calendars)
+        return _apply(session, loaded, chosen, working, comment, now, tz, registry, calendars, stored)
 
 
-def _apply(session: Session, row: Row[Any], definition: WorkflowDefinition, chosen: TransitionDef,
-           working: dict[str, Any], actor: Actor, comment: str | None, now: datetime, tz: tzinfo,
-           registry: Registry, calendars: timers.Calendars) -> ItemView:
+def _apply(session: Session, loaded: _Loaded, chosen: TransitionDef, working: dict[str, Any], comment: str | None,
+           now: datetime, tz: tzinfo, registry: Registry, calendars: timers.Calendars,
+           stored: Mapping[str, Any]) -> ItemView:
     """Step 7: set, new state, version + 1, time limits, history, actions; the update comes first."""
+    row, definition, actor = loaded.row, loaded.definition, loaded.actor
     local = now.astimezone(tz)
     problems: dict[str, str] = {}
     for assignment in chosen.set:
-        field = definition.fields[assignment.field]
+        target = definition.fields[assignment.field]
         try:
-            working[assignment.field] = fields.parse(field, assignment.value(working, local), tz)
+            value = assignment.value(permissions.acting(working, actor), local)
+            working[assignment.field] = fields.parse(target, value, tz)
         except ValueError as error:
             problems[assignment.field] = f"set: {error}"
     if problems:
         raise InvalidFields(problems)
+    # The unit and the people the step names are checked before the first write, like everything else.
+    found = parties.check(session, definition, row.estate_id, working, stored)
     data = fields.encode(definition.fields, working)
     old = row.data
     changes = {name: [old.get(name), data.get(name)] for name in {**old, **data} if old.get(name) != data.get(name)}
@@ -233,6 +278,8 @@ def _apply(session: Session, row: Row[Any], definition: WorkflowDefinition, chos
         entered, notes = timers.move(db, row.id, definition, row.state, chosen.dest, working, now, calendar, tz)
         columns.update(entered)
         changes.update(notes)  # _was_overdue, _calendar_uncovered: markers shaped like field changes
+    parties.write(db, row.id, found, dict(row._mapping))
+    columns.update(found.columns())
     queries.add_history(db, {
         "item_id": row.id, "kind": "transition", "transition": chosen.name, "event": None,
         "from_state": row.state, "to_state": chosen.dest, "actor_id": actor.user_id, "actor_name": actor.name,
@@ -240,7 +287,8 @@ def _apply(session: Session, row: Row[Any], definition: WorkflowDefinition, chos
     })
     for write in writers:
         write(session)
-    return _view(row, definition, values=working, **columns)
+    people = {**loaded.assignees, **found.people}
+    return _view(row, definition, {f: u for f, u in people.items() if u is not None}, values=working, **columns)
 
 
 def available(session: Session, item: int | ItemView, actor: Actor, *, clock: Clock | None = None,
@@ -251,9 +299,10 @@ def available(session: Session, item: int | ItemView, actor: Actor, *, clock: Cl
     guards are judged on the stored values, or over what the step's form may be given
     (`fire` checks again on what is typed). Reasons name roles by their labels.
     """
-    row = _load(session, item if isinstance(item, int) else item.id, actor)
-    definition = registry.compiled(session, row.definition_id, row.content_hash)
+    loaded = _load(session, item if isinstance(item, int) else item.id, actor, registry)
+    row, definition = loaded.row, loaded.definition
     stored = fields.decode(definition.fields, row.data)
     local = (clock or _SYSTEM_CLOCK).now().astimezone(ZoneInfo(row.timezone))
     labels = permissions.role_labels(session)
-    return list(permissions.availability(definition, row.state, stored, local, actor, labels))
+    names = parties.display_names(session, (stored.get(n) for n, f in definition.fields.items() if f.type == "user"))
+    return list(permissions.availability(definition, row.state, stored, local, loaded.actor, labels, names))

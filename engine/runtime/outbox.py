@@ -14,6 +14,10 @@ only one update matches. A sender that dies after claiming leaves the row
 'sending' until its lease runs out; it is then claimed again (delivery is at least
 once; the webhook's X-Estateflow-Delivery header lets a gateway drop a repeat).
 
+A row is for a role (every active holder of the role in the row's estate) or for one person
+(`user_id`: `notify: {user: FIELD}`). Either way a recipient on leave with a stand-in is
+replaced by the stand-in until they are back (docs/organisation.md "Staff, leave and stand-ins").
+
 Logs and `last_error` never hold personal data: no body, no addresses, and
 errors reduced to their kind and code (an SMTP reply can quote an address).
 Senders: LogSender (default), SmtpSender, WebhookSender; `sender_from_env()` picks one.
@@ -36,13 +40,13 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Protocol, cast
 
-from sqlalchemy import ColumnElement, Table, or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import ColumnElement, Table, and_, or_, select, update
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from engine.clock import Clock, SystemClock
 from engine.errors import Conflict
 from engine.store.db import transaction
-from engine.store.models import Item, Outbox, User, UserEstate, UserRole
+from engine.store.models import Item, Outbox, User, UserRole
 
 __all__ = [
     "DrainResult", "LogSender", "Message", "Recipient", "RetryPolicy", "SendError", "Sender", "SmtpSender",
@@ -59,7 +63,7 @@ class SendError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
-    """A user holding the row's role in the row's estate, with the addresses on file."""
+    """A person told: a holder of the row's role in its estate, or the person the row names (or a stand-in)."""
 
     user_id: int
     name: str
@@ -75,15 +79,18 @@ class Message:
     item_id: int
     number: str
     estate_id: str
-    role: str
+    role: str | None
     subject: str
     body: str
     attempt: int
     recipients: tuple[Recipient, ...]
+    user_id: int | None = None
+    """The person the row is for (None: a role's row)."""
 
     def label(self) -> str:
         """How logs name the message: nothing personal (the subject is the workflow title and the number)."""
-        return f"notification {self.id} (role {self.role}, estate {self.estate_id}, item {self.number})"
+        to = f"role {self.role}" if self.role is not None else f"user {self.user_id}"
+        return f"notification {self.id} ({to}, estate {self.estate_id}, item {self.number})"
 
 
 class Sender(Protocol):
@@ -120,7 +127,8 @@ class SmtpSender:
         """One mail to every recipient with an address; none on file is a failed attempt (retried)."""
         to = [r.email for r in message.recipients if r.email]
         if not to:
-            raise SendError(f"no email address on file for role {message.role} in estate {message.estate_id}")
+            to_whom = f"role {message.role}" if message.role is not None else f"user {message.user_id}"
+            raise SendError(f"no email address on file for {to_whom} in estate {message.estate_id}")
         mail = EmailMessage()
         mail["Subject"] = message.subject
         mail["From"] = self.from_addr
@@ -155,7 +163,8 @@ class WebhookSender:
     def payload(self, message: Message) -> bytes:
         """The request body: the message and its recipients' addresses."""
         document = {
-            "id": message.id, "role": message.role, "estate": message.estate_id, "item_id": message.item_id,
+            "id": message.id, "role": message.role, "user_id": message.user_id, "estate": message.estate_id,
+            "item_id": message.item_id,
             "number": message.number, "subject": message.subject, "body": message.body,
             "recipients": [{"user_id": r.user_id, "name": r.name, "email": r.email, "phone": r.phone}
                            for r in message.recipients],
@@ -285,14 +294,25 @@ def _due(now: datetime) -> list[ColumnElement[bool]]:
             or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= now)]
 
 
-def _recipients(session: Session, role: str, estate_id: str) -> tuple[Recipient, ...]:
-    rows = session.execute(
-        select(User.id, User.display_name, User.email, User.phone)
-        .join(UserRole, UserRole.user_id == User.id)
-        .join(UserEstate, UserEstate.user_id == User.id)
-        .where(UserRole.role == role, UserEstate.estate_id == estate_id, User.active.is_(True))
-        .order_by(User.id)
-    )
+def _recipients(session: Session, role: str | None, user_id: int | None, estate_id: str) -> tuple[Recipient, ...]:
+    """Who a row goes to: the role's active holders in the estate, or the one person; stand-ins for those away."""
+    if role is not None:
+        told = (select(User.id).join(UserRole, UserRole.user_id == User.id)
+                .where(UserRole.role == role, UserRole.estate_id == estate_id, User.active.is_(True)))
+    else:
+        told = select(User.id).where(User.id == user_id, User.active.is_(True))
+    stand_in = aliased(User)
+    people = session.execute(
+        select(User.id, User.on_leave, stand_in.id.label("stand_in"))
+        .outerjoin(stand_in, and_(stand_in.id == User.stand_in_id, stand_in.active.is_(True)))
+        .where(User.id.in_(told))
+    ).all()
+    # While someone is on leave their active stand-in is told instead.
+    ids = sorted({int(p.stand_in) if p.on_leave and p.stand_in is not None else int(p.id) for p in people})
+    if not ids:
+        return ()
+    rows = session.execute(select(User.id, User.display_name, User.email, User.phone)
+                           .where(User.id.in_(ids)).order_by(User.id))
     return tuple(Recipient(r.id, r.display_name, r.email, r.phone) for r in rows)
 
 
@@ -318,8 +338,8 @@ def claim_next(factory: sessionmaker[Session], now: datetime, policy: RetryPolic
         ).one()
         return Message(
             id=row.id, item_id=row.item_id, number=row.number, estate_id=row.estate_id, role=row.role,
-            subject=row.subject, body=row.body, attempt=row.attempts,
-            recipients=_recipients(session, row.role, row.estate_id),
+            subject=row.subject, body=row.body, attempt=row.attempts, user_id=row.user_id,
+            recipients=_recipients(session, row.role, row.user_id, row.estate_id),
         )
 
 

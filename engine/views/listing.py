@@ -1,57 +1,69 @@
-"""Read-side queries for the staff UI: lists, 我的待办, counts, what a user may fire.
+"""Read-side queries for the staff UI: lists, counts, what a user may fire, how values read.
 
-    list_items(session, actor, filters, page=, per_page=, now=)  -> Page
-    inbox(session, actor, page=, per_page=, now=)                -> Page (most urgent first)
+    list_items(session, actor, filters, page=, per_page=, now=)  -> Page (refuses a phone search: NotPermitted)
     state_counts(session, actor, workflow_id)                    -> {state: count}
     linked(session, item, actor, now=)                           -> [Row]
     choices(session, item, actor, now=)                          -> [Choice]
+    shown(field, value, tz, names, full=)                        a value as a page shows it
+    versions_of(session) / visible(actor, versions)              every published version; the SQL rule
 
-Every function takes the caller's Session and never commits; every query is
-limited to the actor's estates, so another estate's items never leave here.
-Who may see and fire what is engine/access/permissions.py's answer (the estate
-condition, the inbox's two halves, the item page's choices); nothing is decided here.
+我的待办 is engine/views/inbox.py. Every function takes the caller's Session and never
+commits; every query carries engine/access/visibility.py's WHERE term (the estate, the
+workflow's `access.see`, executors' posts), so an item the item page would refuse never
+leaves here, and counts and pages agree with it. Who may fire what is
+engine/access/permissions.py's answer, asked of the actor placed in the item's estate.
 Field values are decoded with the item's own published definition (through the
-registry) and personal fields are masked in rows (lists), not in item pages.
+registry); personal fields are masked in rows (lists, links), whoever looks, and a
+`user` field reads as the person's display name, never a login id.
 This module never imports flask: the web layer only renders what it returns.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, String, Table, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, Table, func, or_, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
-from engine.access import permissions
+from engine.access import permissions, visibility
 from engine.access.actor import Actor
 from engine.access.permissions import role_labels
 from engine.clock import DEFAULT_TIMEZONE
-from engine.errors import ItemNotFound
+from engine.errors import ItemNotFound, NotPermitted
 from engine.language import fields as fieldtypes
-from engine.language.definition import WorkflowDefinition
+from engine.language.definition import FieldDef, WorkflowDefinition
 from engine.runtime.items import ItemView
+from engine.runtime.parties import display_names
 from engine.runtime.registry import REGISTRY, Registry
-from engine.store.models import Estate, Item, ItemHistory, ItemLink, WorkflowVersion
+from engine.store.models import Estate, Item, ItemAssignee, ItemHistory, ItemLink, WorkflowVersion
 
 __all__ = [
-    "DUE_SOON", "Choice", "Filters", "Page", "Row", "choices", "create_fields", "estates_of", "inbox", "linked",
-    "item_place", "list_columns", "list_items", "published", "role_labels", "state_counts",
+    "DUE_SOON", "NO_PHONE_SEARCH", "PEOPLE", "Choice", "Filters", "Page", "Row", "base_query", "choices",
+    "create_fields",
+    "estates_of", "item_place", "linked", "list_columns", "list_items", "published", "role_labels", "rows_of",
+    "shown", "state_counts", "versions_of", "visible",
 ]
 
 DUE_SOON = timedelta(hours=4)
 """An item whose deadline is this close is marked 即将到期 (a front-desk shift's horizon)."""
 MAX_COLUMNS = 4
-_INBOX_BATCH = 200
+PEOPLE = "责任人"
+"""The list column naming the people an item's `user` fields name."""
+NO_PHONE_SEARCH = "您的岗位不能按电话号码查找事项"
+UNKNOWN_PERSON = "（未知人员）"
+_PHONE_LIKE = re.compile(r"^\+?[0-9][0-9 ()（）-]{5,}$")
 
 items = cast(Table, Item.__table__)
 versions = cast(Table, WorkflowVersion.__table__)
 estates = cast(Table, Estate.__table__)
 history = cast(Table, ItemHistory.__table__)
 links = cast(Table, ItemLink.__table__)
+assignees = cast(Table, ItemAssignee.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +78,9 @@ class Filters:
     date_to: date | None = None
     """Creation dates, inclusive, in the estate's local time (Asia/Shanghai by default)."""
     q: str | None = None
-    """Searched in the number and in every field value (unit, text, phone...)."""
+    """Searched in the number and in field values (personal ones only where the actor sees them in full)."""
+    unit_id: int | None = None
+    """The items of one unit (一户一档)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +102,9 @@ class Row:
     overdue: bool
     due_soon: bool
     columns: tuple[tuple[str, str], ...]
-    """(label, displayed value) of the workflow's list columns."""
+    """(label, displayed value) of the workflow's list columns, then 责任人 when a `user` field names someone."""
+    mine: bool = False
+    """Assigned to the actor (a `user` field names them): 我的待办 lists these first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,14 +160,28 @@ def list_columns(definition: WorkflowDefinition) -> tuple[str, ...]:
 
 
 def published(session: Session, actor: Actor, registry: Registry = REGISTRY) -> list[WorkflowDefinition]:
-    """The current definition of every published workflow, for the actor's first estate."""
+    """The current definition of every published workflow whose items the actor sees somewhere,
+    for the actor's first estate (finance is not offered complaints)."""
     estate = min(actor.estates) if actor.estates else ""
     ids = session.scalars(select(versions.c.workflow_id).distinct().order_by(versions.c.workflow_id)).all()
-    found = (registry.current(session, wid, estate) for wid in ids)
-    return [c.definition for c in found if c is not None]
+    found = [c.definition for c in (registry.current(session, wid, estate) for wid in ids) if c is not None]
+    places = sorted(actor.estates) if actor.estates is not None else [estate]
+    return [d for d in found if any(visibility.rule_for(actor, d, e) != visibility.HIDDEN for e in places)]
 
 
-def _base() -> Select[Any]:
+def versions_of(session: Session, registry: Registry = REGISTRY) -> list[visibility.Version]:
+    """Every published version, compiled (cached by the registry): what the visibility rule is built from."""
+    rows = session.execute(select(versions.c.id, versions.c.estate_id, versions.c.content_hash)
+                           .order_by(versions.c.id))
+    return [visibility.Version(r.id, r.estate_id, registry.compiled(session, r.id, r.content_hash)) for r in rows]
+
+
+def visible(actor: Actor, known: list[visibility.Version]) -> ColumnElement[bool]:
+    """The WHERE term of the items the actor may see (engine/access/visibility.py)."""
+    return visibility.visible_clause(actor, known, items, assignees)
+
+
+def base_query() -> Select[Any]:
     return (
         select(items.c.id, items.c.number, items.c.workflow_id, items.c.state, items.c.estate_id, items.c.data,
                items.c.created_at, items.c.deadline_at, items.c.overdue, items.c.definition_id,
@@ -161,17 +191,32 @@ def _base() -> Select[Any]:
     )
 
 
-def _in_estates(actor: Actor) -> list[Any]:
-    return list(permissions.in_estates(actor, items.c.estate_id))
-
-
 def _day_start(day: date, tz: str) -> datetime:
     return datetime.combine(day, time.min, ZoneInfo(tz))
 
 
-def _conditions(actor: Actor, filters: Filters, now: datetime, tz: str) -> list[Any]:
-    """WHERE terms on the items table only, so the count needs no join."""
-    where = _in_estates(actor)
+def _phone_like(text: str) -> bool:
+    return bool(_PHONE_LIKE.match(text)) and sum(c.isdigit() for c in text) >= 7
+
+
+def _search(actor: Actor, text: str, known: list[visibility.Version]) -> ColumnElement[bool]:
+    """`text` in the number or a field value; personal values only of items the actor sees them in full in."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    everywhere = sql_cast(items.c.data, String).ilike(pattern, escape="\\")
+    personal = visibility.personal_clause(actor, known, items, assignees)
+    # Elsewhere only the fields personal in no workflow are read, so a search cannot probe a masked phone.
+    plain = [items.c.data[name].as_string().ilike(pattern, escape="\\")
+             for name in visibility.searchable(v.definition for v in known)]
+    return or_(items.c.number.ilike(pattern, escape="\\"), personal & everywhere, *plain)
+
+
+def _conditions(actor: Actor, filters: Filters, now: datetime, tz: str,
+                known: list[visibility.Version]) -> list[Any]:
+    """WHERE terms on the items table only (and its assignees), so the count needs no join."""
+    where: list[Any] = [*permissions.in_estates(actor, items.c.estate_id), visible(actor, known)]
+    if filters.unit_id is not None:
+        where.append(items.c.unit_id == filters.unit_id)
     if filters.workflow:
         where.append(items.c.workflow_id == filters.workflow)
     if filters.state:
@@ -186,21 +231,43 @@ def _conditions(actor: Actor, filters: Filters, now: datetime, tz: str) -> list[
         where.append(items.c.created_at < _day_start(filters.date_to + timedelta(days=1), tz))
     if filters.q and filters.q.strip():
         # LIKE wildcards typed by a user are matched literally.
-        text = filters.q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{text}%"
-        where.append(or_(items.c.number.ilike(pattern, escape="\\"),
-                         sql_cast(items.c.data, String).ilike(pattern, escape="\\")))
+        where.append(_search(actor, filters.q.strip(), known))
     return where
 
 
-def _row(record: Any, session: Session, registry: Registry, now: datetime) -> Row:
-    definition = registry.compiled(session, record.definition_id, record.content_hash)
-    values = fieldtypes.decode(definition.fields, record.data)
+def shown(field: FieldDef, value: Any, tz: ZoneInfo | None, names: dict[str, str], *, full: bool = False) -> str:
+    """A value as pages show it: a person by display name, personal data masked unless `full`."""
+    if value is None:
+        return ""
+    if field.type == "user":
+        return names.get(str(value), UNKNOWN_PERSON)
+    return fieldtypes.display(replace(field, personal=False) if full else field, value, tz)
+
+
+def _people(definition: WorkflowDefinition, values: dict[str, Any]) -> list[str]:
+    return [str(values[n]) for n, f in definition.fields.items() if f.type == "user" and values.get(n)]
+
+
+def rows_of(session: Session, records: list[Any], registry: Registry, now: datetime) -> list[Row]:
+    """List rows of `records` (selected by `base_query()`), with one query for the people they name."""
+    decoded = []
+    for record in records:
+        definition = registry.compiled(session, record.definition_id, record.content_hash)
+        decoded.append((record, definition, fieldtypes.decode(definition.fields, record.data)))
+    names = display_names(session, (u for _, d, v in decoded for u in _people(d, v)))
+    return [_row(record, definition, values, names, now) for record, definition, values in decoded]
+
+
+def _row(record: Any, definition: WorkflowDefinition, values: dict[str, Any], names: dict[str, str],
+         now: datetime) -> Row:
     tz = ZoneInfo(record.timezone)
     columns = tuple(
-        (definition.fields[n].label, fieldtypes.display(definition.fields[n], values.get(n), tz))
+        (definition.fields[n].label, shown(definition.fields[n], values.get(n), tz, names))
         for n in list_columns(definition)
     )
+    people = [names.get(u, UNKNOWN_PERSON) for u in _people(definition, values)]
+    if people:
+        columns += ((PEOPLE, "、".join(dict.fromkeys(people))),)
     state = definition.states.get(record.state)
     deadline = record.deadline_at
     overdue = bool(record.overdue) or (deadline is not None and deadline < now)
@@ -210,69 +277,34 @@ def _row(record: Any, session: Session, registry: Registry, now: datetime) -> Ro
         estate_id=record.estate_id, estate_name=record.estate_name, timezone=record.timezone,
         created_at=record.created_at, deadline_at=deadline, overdue=overdue,
         due_soon=not overdue and deadline is not None and deadline - now <= DUE_SOON, columns=columns,
+        mine=bool(getattr(record, "mine", False)),
     )
 
 
 def list_items(session: Session, actor: Actor, filters: Filters, *, page: int = 1, per_page: int = 20,
                now: datetime, tz: str = DEFAULT_TIMEZONE, registry: Registry = REGISTRY) -> Page:
-    """One page of the actor's items matching `filters`, newest first, with the total count."""
-    page = max(1, page)
-    where = _conditions(actor, filters, now, tz)
-    count = int(session.execute(select(func.count()).select_from(items).where(*where)).scalar_one())
-    records = session.execute(_base().where(*where).order_by(items.c.id.desc())
-                              .limit(per_page).offset((page - 1) * per_page))
-    rows = [_row(r, session, registry, now) for r in records]
-    return Page(rows, page, per_page, page * per_page < count, count)
+    """One page of the items the actor may see matching `filters`, newest first, with the total count.
 
-
-def _fireable_pairs(session: Session, actor: Actor, registry: Registry) -> dict[int, tuple[str, ...]]:
-    """Per published version id: the states in which the actor's roles allow some transition."""
-    pairs: dict[int, tuple[str, ...]] = {}
-    for version_id, digest in session.execute(select(versions.c.id, versions.c.content_hash)):
-        states = permissions.states_to_act(registry.compiled(session, version_id, digest), actor)
-        if states:
-            pairs[version_id] = states
-    return pairs
-
-
-def inbox(session: Session, actor: Actor, *, page: int = 1, per_page: int = 20, now: datetime,
-          registry: Registry = REGISTRY) -> Page:
-    """我的待办: items the actor can act on now, nearest deadline first (no deadline last, oldest first).
-
-    Roles and states are matched in SQL (permissions.states_to_act); guards need the
-    values, so candidates are read in order in batches and checked with
-    permissions.can_act (the item page's rule) until the page is full.
+    Raises:
+        NotPermitted: `filters.q` is a phone number and the actor's posts see no phone in full.
     """
     page = max(1, page)
-    pairs = _fireable_pairs(session, actor, registry)
-    if not pairs:
-        return Page([], page, per_page, False, 0)
-    where = or_(*(and_(items.c.definition_id == d, items.c.state.in_(states)) for d, states in pairs.items()))
-    stmt = _base().where(where, *_in_estates(actor)).order_by(
-        case((items.c.deadline_at.is_(None), 1), else_=0), items.c.deadline_at, items.c.id)
-    skip, wanted = (page - 1) * per_page, per_page + 1
-    found: list[Any] = []
-    offset = 0
-    while len(found) < skip + wanted:
-        batch = session.execute(stmt.limit(_INBOX_BATCH).offset(offset)).all()
-        for record in batch:
-            definition = registry.compiled(session, record.definition_id, record.content_hash)
-            values = fieldtypes.decode(definition.fields, record.data)
-            local = now.astimezone(ZoneInfo(record.timezone))
-            if permissions.can_act(definition, record.state, values, local, actor):
-                found.append(record)
-        if len(batch) < _INBOX_BATCH:
-            break
-        offset += _INBOX_BATCH
-    shown = found[skip:skip + per_page]
-    rows = [_row(r, session, registry, now) for r in shown]
-    return Page(rows, page, per_page, len(found) > skip + per_page)
+    known = versions_of(session, registry)
+    if filters.q and _phone_like(filters.q.strip()) and not visibility.may_search_phones(
+            actor, (v.definition for v in known)):
+        raise NotPermitted(NO_PHONE_SEARCH)
+    where = _conditions(actor, filters, now, tz, known)
+    count = int(session.execute(select(func.count()).select_from(items).where(*where)).scalar_one())
+    records = session.execute(base_query().where(*where).order_by(items.c.id.desc())
+                              .limit(per_page).offset((page - 1) * per_page)).all()
+    return Page(rows_of(session, list(records), registry, now), page, per_page, page * per_page < count, count)
 
 
 def state_counts(session: Session, actor: Actor, workflow_id: str) -> dict[str, int]:
-    """How many of the actor's items of a workflow are in each state."""
+    """How many of the items of a workflow the actor may see are in each state."""
     stmt = (select(items.c.state, func.count())
-            .where(items.c.workflow_id == workflow_id, *permissions.in_estates(actor, items.c.estate_id))
+            .where(items.c.workflow_id == workflow_id, *permissions.in_estates(actor, items.c.estate_id),
+                   visible(actor, versions_of(session)))
             .group_by(items.c.state))
     return {state: int(n) for state, n in session.execute(stmt)}
 
@@ -291,8 +323,10 @@ def linked(session: Session, item: ItemView, actor: Actor, *, now: datetime,
     kinds: dict[int, str] = {int(r.to_item_id): str(r.kind) for r in pairs}
     if not kinds:
         return []
-    stmt = _base().where(items.c.id.in_(list(kinds)), *_in_estates(actor)).order_by(items.c.id)
-    return [(kinds[r.id], _row(r, session, registry, now)) for r in session.execute(stmt)]
+    stmt = base_query().where(items.c.id.in_(list(kinds)), *permissions.in_estates(actor, items.c.estate_id),
+                         visible(actor, versions_of(session, registry))).order_by(items.c.id)
+    records = list(session.execute(stmt).all())
+    return [(kinds[r.id], row) for r, row in zip(records, rows_of(session, records, registry, now), strict=True)]
 
 
 def choices(session: Session, item: ItemView, actor: Actor, *, now: datetime,
@@ -306,8 +340,11 @@ def choices(session: Session, item: ItemView, actor: Actor, *, now: datetime,
         raise ItemNotFound(f"没有这个工单 (item {item.id})", item_id=item.id)
     definition = registry.compiled(session, item.definition_id)
     local = now.astimezone(ZoneInfo(item_place(session, item)[1]))
+    names = display_names(session, _people(definition, dict(item.values)))
+    placed = actor.at(item.estate_id)
     result = []
-    for a in permissions.availability(definition, item.state, item.values, local, actor, role_labels(session)):
+    for a in permissions.availability(definition, item.state, item.values, local, placed, role_labels(session),
+                                      names):
         if a.allowed:
             result.append(Choice(a.name, a.label, True, a.asks))
         else:

@@ -1,8 +1,10 @@
 """The item page's history: each row of item_history as staff read it, in Chinese.
 
-    timeline(session, item, registry=) -> [Entry]
+    timeline(session, item, full=, registry=) -> [Entry]
 
-Transitions show their label and the fields they changed (old → new); events
+Transitions show their label and the fields they changed (old → new), personal values
+masked unless `full` (engine/access/visibility.py decides: the item page passes its
+answer) and people by display name, never a login id; events
 (escalations, warnings, skipped timers) show what they notified and why; a deadline
 counted past the calendar's holiday list says so. Takes the
 caller's Session and never commits; never imports flask.
@@ -11,7 +13,7 @@ caller's Session and never commits; never imports flask.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,9 +25,10 @@ from engine.access.permissions import role_labels
 from engine.language import fields as fieldtypes
 from engine.language.definition import WorkflowDefinition
 from engine.runtime.items import ItemView
+from engine.runtime.parties import display_names
 from engine.runtime.registry import REGISTRY, Registry
 from engine.runtime.timers import UNCOVERED, WAS_OVERDUE
-from engine.views.listing import history, item_place
+from engine.views.listing import history, item_place, shown
 
 __all__ = ["EVENT_LABELS", "Entry", "timeline"]
 
@@ -43,19 +46,22 @@ class Entry:
     changes: tuple[tuple[str, str, str], ...]
     """(field label, old display, new display)."""
     comment: str | None
+    personal: bool = False
+    """A personal value is among the changes, shown in full."""
 
 
 
-def _shown(definition: WorkflowDefinition, name: str, raw: Any, tz: ZoneInfo) -> str:
+def _shown(definition: WorkflowDefinition, name: str, raw: Any, tz: ZoneInfo, names: dict[str, str],
+           full: bool) -> str:
     field_def = definition.fields.get(name)
     if field_def is None or raw is None:
         return "" if raw is None else str(raw)
     try:
         value = fieldtypes.from_json(field_def, raw)
     except (TypeError, ValueError):
-        return str(raw)
-    # Item pages show personal data to the staff who work the item; only lists mask it.
-    return fieldtypes.display(replace(field_def, personal=False), value, tz)
+        # An old value that no longer fits its field: shown as stored, unless it is personal.
+        return "***" if field_def.personal and not full else str(raw)
+    return shown(field_def, value, tz, names, full=full)
 
 
 EVENT_LABELS = {
@@ -88,15 +94,23 @@ def _event_value(key: str, value: Any, roles: Mapping[str, str]) -> str:
     return str(value)
 
 
-def timeline(session: Session, item: ItemView, *, registry: Registry = REGISTRY) -> list[Entry]:
-    """The item's history, oldest first: who, when, which transition, what changed, the comment."""
+def timeline(session: Session, item: ItemView, *, full: bool = False, registry: Registry = REGISTRY) -> list[Entry]:
+    """The item's history, oldest first: who, when, which transition, what changed, the comment.
+
+    `full`: personal values in full (the actor may see them: visibility.sight); masked otherwise.
+    """
     definition = registry.compiled(session, item.definition_id)
     tz = ZoneInfo(item_place(session, item)[1])
     labels = {t.name: t.label for t in definition.transitions}
     state_label = {s: st.label for s, st in definition.states.items()}
     roles = role_labels(session)
+    rows = session.execute(select(history).where(history.c.item_id == item.id).order_by(history.c.id)).all()
+    people = [v for h in rows for n, pair in (h.changes or {}).items()
+              if n in definition.fields and definition.fields[n].type == "user" and isinstance(pair, list)
+              for v in pair]
+    names = display_names(session, people)
     entries = []
-    for h in session.execute(select(history).where(history.c.item_id == item.id).order_by(history.c.id)):
+    for h in rows:
         if h.from_state is None and h.kind == "transition":
             label = "登记"
         elif h.kind == "event":
@@ -104,11 +118,13 @@ def timeline(session: Session, item: ItemView, *, registry: Registry = REGISTRY)
         else:
             label = labels.get(h.transition or "", h.transition or h.kind)
         changes = tuple(
-            (definition.fields[n].label, _shown(definition, n, old, tz), _shown(definition, n, new, tz))
+            (definition.fields[n].label, _shown(definition, n, old, tz, names, full),
+             _shown(definition, n, new, tz, names, full))
             if n in definition.fields else
             (_EVENT_KEYS.get(n, n), _event_value(n, old, roles), _event_value(n, new, roles))
             for n, (old, new) in (h.changes or {}).items()
         )
+        personal = full and any(definition.fields[n].personal for n in (h.changes or {}) if n in definition.fields)
         entries.append(Entry(h.at, h.actor_name, h.kind, label, state_label.get(h.from_state or ""),
-                             state_label.get(h.to_state or ""), changes, h.comment))
+                             state_label.get(h.to_state or ""), changes, h.comment, personal))
     return entries

@@ -39,7 +39,7 @@ class World:
                     user = User(username=f"{role}@{estate}", display_name=f"{role}（{estate}）")
                     session.add(user)
                     session.flush()
-                    session.add_all([UserRole(user_id=user.id, role=role),
+                    session.add_all([UserRole(user_id=user.id, estate_id=estate, role=role),
                                      UserEstate(user_id=user.id, estate_id=estate)])
                     self.users[(role, estate)] = user.id
             publish_folder(session, WORKFLOWS, now=clock.now())

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import shutil
 from datetime import datetime
+from pathlib import Path
 
 import pytest
-from conftest import WORKFLOWS
 
 from engine.runtime.registry import publish_folder
 from engine.runtime.timers import UNCOVERED
 from engine.store.db import transaction
 from engine.views.timeline import timeline
+
+# Not imported from conftest: with tests/web collected in the same run, `conftest` may be web's.
+WORKFLOWS = Path(__file__).resolve().parents[1] / "data" / "good" / "runtime"
 
 SLOW = """\
 id: slow

@@ -68,7 +68,7 @@ def staff(world: Any) -> dict[str, str]:
                         phone=f"1370000{int(active):04d}")
             session.add(user)
             session.flush()
-            session.add_all([UserRole(user_id=user.id, role="worker"), UserEstate(user_id=user.id, estate_id="demo")])
+            session.add_all([UserRole(user_id=user.id, estate_id="demo", role="worker"), UserEstate(user_id=user.id, estate_id="demo")])
             personal[name], personal[f"{name} phone"] = user.email, user.phone
     return personal
 

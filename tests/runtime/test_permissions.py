@@ -27,8 +27,9 @@ from engine.language.loader import compile_document
 from engine.runtime.items import create, fire, get_item
 from engine.runtime.registry import REGISTRY, publish_folder
 from engine.store.db import transaction
-from engine.store.models import Item, User
+from engine.store.models import Item, Unit, User, UserRole
 from engine.views import listing
+from engine.views.inbox import inbox as read_inbox
 
 SHIPPED = Path(__file__).resolve().parents[2] / "workflows"
 ROLES = {"frontdesk": "前台客服", "supervisor": "客服主管", "finance": "财务"}
@@ -152,7 +153,8 @@ def test_a_guard_no_input_can_satisfy_is_closed(clock):
     found = _judge({"severity": "major"}, "frontdesk", now=now)
     assert not found["revisit"].allowed and not found["again"].allowed
     assert [r.code for r in found["revisit"].reasons] == ["guard_failed"]
-    assert found["revisit"].reasons[0].message.startswith("条件不满足：severity != 'major'")
+    # Plain words naming the fields involved, never the expression (severity != 'major' ...).
+    assert found["revisit"].reasons[0].message == "条件不满足（与“级别”、“满意度”有关）"
     assert _judge({"severity": "major"}, "supervisor", now=now)["revisit"].allowed
 
 
@@ -177,7 +179,13 @@ def test_the_inbox_halves_agree_with_availability(clock):
 
 # -- the agreement over the shipped workflows ------------------------------------------------------
 
-def _options(field: Any, values: dict[str, Any], now: Any) -> list[Any]:
+UNITS: dict[str, list[str]] = {}
+"""Per estate, a few of its unit numbers, read when the demo is seeded."""
+STAFF: dict[tuple[str, str], list[str]] = {}
+"""(estate, role) → the usernames holding the role there."""
+
+
+def _options(field: Any, values: dict[str, Any], now: Any, estate: str = "demo") -> list[Any]:
     """Values a clerk might type, by type (the item's own numbers included, for sums and comparisons)."""
     kind, stored = field.type, values.get(field.name)
     found: list[Any]
@@ -196,7 +204,10 @@ def _options(field: Any, values: dict[str, Any], now: Any) -> list[Any]:
     elif kind == "phone":
         found = ["13812345678"]
     elif kind == "user":
-        found = ["engineer"]
+        # Someone of the item's estate holding each role the field allows.
+        found = [u for role in field.roles for u in STAFF.get((estate, role), [])[:1]] or ["engineer"]
+    elif kind == "unit":
+        found = UNITS.get(estate, [])[:3]
     else:
         found = ["已处理"]
     return list(dict.fromkeys([stored, *found] if stored is not None else found))
@@ -205,7 +216,7 @@ def _options(field: Any, values: dict[str, Any], now: Any) -> list[Any]:
 def _inputs(definition: Any, item: Any, names: tuple[str, ...], branches: Any, now: Any) -> list[dict[str, Any]]:
     """Form data to try: every combination of the fields a guard reads, the first value for the rest."""
     read = {n for t in branches if t.when is not None for n in t.when.names}
-    choices = {n: _options(definition.fields[n], dict(item.values), now) for n in names}
+    choices = {n: _options(definition.fields[n], dict(item.values), now, item.estate_id) for n in names}
     varied = [n for n in names if n in read]
     fixed = {n: choices[n][0] for n in names if n not in read}
     combos = itertools.islice(itertools.product(*(choices[n] for n in varied)), 500)
@@ -242,18 +253,26 @@ def test_what_the_pages_offer_fires_and_what_they_withhold_is_refused(db, clock)
     now = clock.now()
     with db.factory() as session:
         users = session.scalars(select(User.id).order_by(User.id)).all()
+        UNITS.clear()
+        for estate, number in session.execute(select(Unit.estate_id, Unit.number).order_by(Unit.id)):
+            UNITS.setdefault(estate, []).append(number)
+        STAFF.clear()
+        for estate, role, username in session.execute(
+                select(UserRole.estate_id, UserRole.role, User.username).join(User, User.id == UserRole.user_id)
+                .where(User.active.is_(True)).order_by(User.id)):
+            STAFF.setdefault((estate, role), []).append(username)
     offered = withheld = 0
     for user_id in users:
         with db.factory() as session:
             actor = load_actor(session, user_id)
             rows = listing.list_items(session, actor, listing.Filters(), per_page=10_000, now=now).rows
-            inbox = {r.id for r in listing.inbox(session, actor, per_page=10_000, now=now).rows}
+            inbox = {r.id for r in read_inbox(session, actor, per_page=10_000, now=now).rows}
             items = {r.id: get_item(session, r.id, actor) for r in rows}
             definitions = {i: REGISTRY.compiled(session, item.definition_id) for i, item in items.items()}
             zones = {r.id: ZoneInfo(r.timezone) for r in rows}
             # 我的待办 lists exactly the items where something is allowed now.
             acting = {i for i, item in items.items() if any(a.allowed for a in permissions.availability(
-                definitions[i], item.state, item.values, now.astimezone(zones[i]), actor))}
+                definitions[i], item.state, item.values, now.astimezone(zones[i]), actor.at(item.estate_id)))}
             assert inbox == acting, actor.name
             # The item page offers what is allowed; offers and refusals are tried on two items per
             # (workflow, state), with the inbox's among them: firing them all would be slow.
@@ -266,25 +285,26 @@ def test_what_the_pages_offer_fires_and_what_they_withhold_is_refused(db, clock)
         by_role: set[tuple[int, str, str]] = set()
         for item_id in chosen:
             item, definition, local = items[item_id], definitions[item_id], now.astimezone(zones[item_id])
+            placed = actor.at(item.estate_id)
             for choice in pages[item_id]:
                 branches = definition.transitions_from(item.state, choice.name)
                 if choice.fireable:
                     inputs = [d for d in _inputs(definition, item, choice.fields, branches, local)
-                              if _holds(branches, actor, item, d, local)]
+                              if _holds(branches, placed, item, d, local)]
                     outcomes = _first_success(db, clock, item, choice.name, actor, inputs)
                     assert outcomes and outcomes[-1] is None, (actor.name, item.number, choice.name, outcomes[:3])
                     offered += 1
                     continue
                 # What the page would send, had it offered the step (nothing else reaches fire()).
-                asked = permissions.form_fields(definition, item.state, choice.name, actor)
-                if not asked and not any(permissions.permits(actor, t) for t in branches):
+                asked = permissions.form_fields(definition, item.state, choice.name, placed)
+                if not asked and not any(permissions.permits(placed, t) for t in branches):
                     # A refusal by role does not depend on the item: tried once per step.
                     if (item.definition_id, item.state, choice.name) in by_role:
                         continue
                     by_role.add((item.definition_id, item.state, choice.name))
                     asked = tuple(dict.fromkeys(n for t in branches for n in t.require))
                 inputs = _inputs(definition, item, asked, branches, local)
-                for data in [inputs[0], *(d for d in inputs[1:] if _holds(branches, actor, item, d, local))]:
+                for data in [inputs[0], *(d for d in inputs[1:] if _holds(branches, placed, item, d, local))]:
                     error = _attempt(db, clock, item, choice.name, actor, data)
                     assert error is not None, (actor.name, item.number, choice.name, data)
                     assert not isinstance(error, ItemNotFound | UnknownTransition), error
@@ -294,6 +314,6 @@ def test_what_the_pages_offer_fires_and_what_they_withhold_is_refused(db, clock)
 
 def _holds(branches: Any, actor: Actor, item: Any, data: dict[str, Any], now: Any) -> bool:
     """Whether some branch the actor may fire has a guard that holds on `data` (skips hopeless tries)."""
-    values = {**item.values, **data}
+    values = permissions.acting({**item.values, **data}, actor)
     return any(permissions.permits(actor, t) and (t.when is None or bool(t.when.evaluate(values, now)))
                for t in branches)
