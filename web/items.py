@@ -24,7 +24,7 @@ from engine.access import permissions
 from engine.errors import GuardFailed, InvalidFields, NotPermitted, TransitionError
 from engine.language import fields
 from engine.language.definition import WorkflowDefinition
-from engine.org import audit
+from engine.org import audit, staff
 from engine.runtime.items import fire as fire_transition
 from engine.runtime.items import get_item
 from engine.runtime.registry import REGISTRY
@@ -68,9 +68,12 @@ def _date(name: str) -> date | None:
 @login_required
 def inbox() -> str:
     """Show 我的待办: items the user can act on now, most urgent first."""
-    page = inbox_page(db.session(), actor(), page=_page(), per_page=current_app.config["PER_PAGE"],
+    session = db.session()
+    page = inbox_page(session, actor(), page=_page(), per_page=current_app.config["PER_PAGE"],
                       now=db.clock().now())
-    return render_template("items/inbox.html", page=page)
+    # Open items whose person was disabled without a hand-over: supervisors see them here, so nothing stalls.
+    stalled = staff.unattended(session, actor()) if page.page == 1 else []
+    return render_template("items/inbox.html", page=page, stalled=stalled)
 
 
 def render_list(definition: WorkflowDefinition | None) -> str:
@@ -126,8 +129,14 @@ def item_page(item_id: int, *, open_name: str | None = None, submitted: Any = No
     actions = []
     for choice in page.choices:
         is_open = choice.name == open_name
-        inputs = forms.widgets(definition, choice.fields, item.values, tz, submitted if is_open else None,
-                               field_errors if is_open else None, required=choice.fields)
+        # People are picked by display name from the estate's staff holding the field's roles; an empty
+        # routed field (dispatch → the trade's lead, the building's housekeeper) starts with its person.
+        options = forms.pickers(session, definition, choice.fields, item.estate_id, item.values)
+        start = {**item.values, **forms.routed(session, definition, choice.fields, item.estate_id, item.values,
+                                               unit_id=item.unit_id)}
+        inputs = forms.widgets(definition, choice.fields, start, tz, submitted if is_open else None,
+                               field_errors if is_open else None, required=choice.fields, options=options,
+                               estate=item.estate_id)
         general = []
         if is_open and isinstance(error, GuardFailed):
             general.append(error.message)  # plain words from the engine, never the expression

@@ -112,3 +112,33 @@ def test_a_refusal_for_not_being_in_charge_names_the_person(site, org, repair):
     page = client.get(f"/items/{repair.id}").get_data(as_text=True)
     assert f"不是本事项的责任人（责任人：{org.name('engineer')}）" in page
     assert "engineer == me" not in page and "my_roles" not in page
+
+
+def test_a_step_form_picks_the_person_by_display_name_never_by_login_id(site, org):
+    made = org.create("repair", by="frontdesk", unit="3-1-502")
+    html = _login(site, "cs_supervisor").get(f"/items/{made.id}").get_data(as_text=True)
+    picker = re.search(r'<select[^>]*name="engineer"[^>]*>(.*?)</select>', html, re.S)
+    assert picker, "the dispatch form has no picker for 维修人员"
+    options = dict(re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', picker.group(1)))
+    assert options.get("engineer") == org.name("engineer")  # the value is the login id, the text the name
+    assert "cleaning" not in options  # only the field's roles are offered
+    assert ">engineer<" not in picker.group(1)
+
+
+def test_the_item_page_links_an_items_unit_to_its_household_record(site, org):
+    made = org.create("repair", by="frontdesk", unit="3-1-502")
+    html = _login(site, "frontdesk").get(f"/items/{made.id}").get_data(as_text=True)
+    link = re.search(r'<a class="unit-link" href="/units/(\d+)"[^>]*>3-1-502</a>', html)
+    assert link and int(link.group(1)) == made.unit_id
+
+
+def test_supervisors_see_the_items_left_with_a_disabled_person(site, org, repair):
+    from engine.access.actor import Actor
+    from engine.org import staff
+
+    with transaction(org.db.factory) as session:
+        staff.disable(session, Actor.system(), org.ids["engineer"])
+    supervisor = _login(site, "cs_supervisor").get("/").get_data(as_text=True)
+    assert "责任人已停用的事项" in supervisor and repair.number in supervisor
+    assert org.name("engineer") in supervisor
+    assert "责任人已停用的事项" not in _login(site, "frontdesk").get("/").get_data(as_text=True)
