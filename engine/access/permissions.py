@@ -50,7 +50,7 @@ from engine.access.actor import Actor
 from engine.access.guards import acting, guard_refusal
 from engine.errors import NotPermitted
 from engine.language import fields
-from engine.language.definition import TransitionDef, WorkflowDefinition
+from engine.language.definition import DEFAULT_PERSONAL, TransitionDef, WorkflowDefinition
 from engine.language.roles import Catalogue
 from engine.store.models import WorkflowVersion
 
@@ -65,7 +65,7 @@ __all__ = [
 # -- the organisation ---------------------------------------------------------------------------
 
 CUSTOMER_SERVICE_ROLES = frozenset({"frontdesk", "housekeeper", "cs_supervisor", "cs_manager"})
-PERSONAL_ROLES = CUSTOMER_SERVICE_ROLES | {"project_manager", "branch_leader"}
+PERSONAL_ROLES = frozenset(DEFAULT_PERSONAL)
 """Who sees residents' names and phones in full by default (a workflow's `access.personal` may differ)."""
 _ADMIN = "admin"
 _MANAGER = "cs_manager"
