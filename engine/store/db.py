@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,7 +30,7 @@ from engine.errors import Conflict
 
 __all__ = [
     "DEFAULT_URL", "BUSY_TIMEOUT_MS", "database_url", "make_engine", "make_session_factory",
-    "transaction", "translate_busy",
+    "sqlite_foreign_keys", "transaction", "translate_busy",
 ]
 
 DEFAULT_URL = "sqlite:///instance/estateflow.db"
@@ -93,6 +93,20 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
             # Take the write lock up front: a deferred transaction that reads then
             # writes can fail with SQLITE_BUSY without waiting (lock upgrade deadlock).
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def sqlite_foreign_keys(connection: Connection, on: bool) -> None:
+    """Turn SQLite's foreign-key enforcement on or off for `connection`, outside any transaction.
+
+    Migrations need it off: SQLite alters a table by rebuilding it (copy, DROP, rename), and
+    with the keys on, the DROP deletes every row that references the old table through
+    ON DELETE CASCADE (an upgrade would empty user_roles, item_history...). This is SQLite's
+    documented procedure for schema changes; the pragma does nothing inside a transaction,
+    so it goes to the driver before one begins. A no-op on other databases.
+    """
+    if connection.dialect.name == "sqlite":
+        connection.connection.dbapi_connection.execute(  # type: ignore[union-attr]
+            f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
 
 
 def make_session_factory(engine: Engine, *, readonly: bool = False) -> sessionmaker[Session]:

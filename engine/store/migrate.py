@@ -13,7 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from engine.store.db import database_url
+from engine.store.db import database_url, sqlite_foreign_keys
 
 __all__ = ["alembic_config", "current_revision", "head_revision", "upgrade"]
 
@@ -34,9 +34,13 @@ def upgrade(target: str | Engine | None = None, revision: str = "head") -> None:
     if isinstance(target, Engine):
         config = alembic_config(target.url.render_as_string(hide_password=False))
         with target.connect() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, revision)
-            connection.commit()
+            sqlite_foreign_keys(connection, False)
+            try:
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+                connection.commit()
+            finally:
+                sqlite_foreign_keys(connection, True)  # the connection goes back to the pool
     else:
         command.upgrade(alembic_config(target), revision)
 

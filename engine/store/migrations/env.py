@@ -2,7 +2,8 @@
 
 The connection comes from `config.attributes["connection"]` when the caller has
 one, else an engine is made from `sqlalchemy.url` with the product's settings.
-SQLite uses batch mode so later migrations can alter tables.
+SQLite uses batch mode so later migrations can alter tables, with foreign keys off while
+they run (engine.store.db.sqlite_foreign_keys says why) and checked before the commit.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from engine.store.db import make_engine
+from engine.store.db import make_engine, sqlite_foreign_keys
 from engine.store.models import Base
 
 config = context.config
@@ -26,6 +27,10 @@ def _run(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+        if connection.dialect.name == "sqlite":
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+            if broken:  # raised inside the transaction: the whole upgrade rolls back
+                raise RuntimeError(f"the migration left {len(broken)} row(s) pointing at nothing: {broken[:5]}")
 
 
 def run_migrations_online() -> None:
@@ -37,6 +42,7 @@ def run_migrations_online() -> None:
     engine = make_engine(config.get_main_option("sqlalchemy.url"))
     try:
         with engine.connect() as fresh:
+            sqlite_foreign_keys(fresh, False)
             _run(fresh)
             fresh.commit()
     finally:

@@ -6,7 +6,9 @@ Create Date: 2026-12-02
 
 Roles become per estate: every existing (user, role) row is given each estate the user
 works in, so nobody loses a right they had. Items gain `unit_id` and `department`;
-outbox rows may be for one person (`user_id`) instead of a role.
+outbox rows may be for one person (`user_id`) instead of a role. Existing items get their
+`item_assignees` from the `user` fields their stored definition declares, so an engineer
+still sees, after the upgrade, the work orders that name him (executors see only those).
 """
 
 from __future__ import annotations
@@ -161,6 +163,37 @@ def upgrade() -> None:
         "SELECT r.user_id, e.estate_id, r.role FROM user_roles_0005 r JOIN user_estates e ON e.user_id = r.user_id"
     )
     op.drop_table("user_roles_0005")
+    _assignees_of_existing_items()
+
+
+def _assignees_of_existing_items() -> None:
+    """item_assignees for the items already stored: each `user` field naming a known username."""
+    bind = op.get_bind()
+    versions = sa.table("workflow_versions", sa.column("id", sa.Integer()), sa.column("document", JSONDoc))
+    items = sa.table("items", sa.column("id", sa.Integer()), sa.column("definition_id", sa.Integer()),
+                     sa.column("data", JSONDoc))
+    users = sa.table("users", sa.column("id", sa.Integer()), sa.column("username", sa.String()))
+    assignees = sa.table("item_assignees", sa.column("item_id", sa.Integer()), sa.column("field", sa.String()),
+                         sa.column("user_id", sa.Integer()))
+    user_fields: dict[int, list[str]] = {}
+    for version_id, document in bind.execute(sa.select(versions.c.id, versions.c.document)):
+        declared = (document or {}).get("fields") or {}
+        names = [n for n, spec in declared.items() if isinstance(spec, dict) and spec.get("type") == "user"]
+        if names:
+            user_fields[version_id] = names
+    if not user_fields:
+        return
+    ids = {username: user_id for username, user_id in bind.execute(sa.select(users.c.username, users.c.id))}
+    rows: list[dict[str, object]] = []
+    stmt = sa.select(items.c.id, items.c.definition_id, items.c.data).where(
+        items.c.definition_id.in_(sorted(user_fields)))
+    for item_id, definition_id, data in bind.execute(stmt):
+        for name in user_fields[definition_id]:
+            user_id = ids.get((data or {}).get(name))
+            if user_id is not None:
+                rows.append({"item_id": item_id, "field": name, "user_id": user_id})
+    for start in range(0, len(rows), 500):
+        bind.execute(assignees.insert(), rows[start:start + 500])
 
 
 def downgrade() -> None:
