@@ -24,7 +24,7 @@ from engine.store.migrate import upgrade
 from web import create_app
 
 CHROMIUM = os.environ.get("ESTATEFLOW_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
 def _browser_available() -> bool:

@@ -6,24 +6,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from _org import BACKENDS, Browser, Org, org_app, org_template, text_of  # noqa: F401
+from _org import Browser, text_of
 
 from engine.store.models import AuditLog, Unit, User, UserRole
 
 OTP = re.compile(r'<code class="otp">([^<]+)</code>')
-
-
-@pytest.fixture(params=BACKENDS)
-def app(request, clock):
-    with org_app(request, request.param, clock) as made:
-        yield made
-
-
-@pytest.fixture
-def org(app, clock):
-    made = Org(app, clock)
-    yield made
-    made.close()
 
 
 @pytest.fixture

@@ -4,30 +4,12 @@
 from __future__ import annotations
 
 import pytest
-from _org import BACKENDS, PASSWORD, Browser, Org, org_app, org_template, text_of  # noqa: F401
+from _org import PASSWORD, text_of
 from sqlalchemy import select
 
 from engine.org import staff
 from engine.store.db import transaction
 from engine.store.models import AuditLog, LoginSession
-
-
-@pytest.fixture(params=BACKENDS)
-def app(request, clock):
-    with org_app(request, request.param, clock) as made:
-        yield made
-
-
-@pytest.fixture
-def org(app, clock):
-    made = Org(app, clock)
-    yield made
-    made.close()
-
-
-@pytest.fixture
-def browser(app):
-    return lambda: Browser(app.test_client())
 
 
 def test_the_account_page_shows_my_details_and_posts(browser):

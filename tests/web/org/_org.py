@@ -8,7 +8,7 @@ tests pin the admin pages, the account page and the unit pages whatever the demo
     users (password demo1234, no forced change): admin, manager (cs_manager), frontdesk, cleaner,
     engineer and engineer2 (engineer), in demo; riverside (frontdesk) and rmanager (cs_manager) in riverside
 
-Workflows: tests/web/data/org (fix: a repair with a `unit` field and a routed `user` field).
+Workflows: tests/web/org/data (fix: a repair with a `unit` field and a routed `user` field).
 `org_app(request, backend, clock)` gives the app on SQLite (a copy of a template built once
 per session) or on PostgreSQL (the session's test database, emptied and built again).
 """
@@ -39,7 +39,7 @@ from engine.store.migrate import upgrade
 from engine.store.models import Base, User
 from web import create_app
 
-WORKFLOWS = Path(__file__).resolve().parent / "data" / "org"
+WORKFLOWS = Path(__file__).resolve().parent / "data"
 START = datetime.fromisoformat("2026-03-02T09:00:00+08:00")
 PASSWORD = "demo1234"
 BACKENDS = ["sqlite", "postgresql"] if os.environ.get("ESTATEFLOW_TEST_PG_URL") else ["sqlite"]

@@ -6,31 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from _org import BACKENDS, Browser, Org, org_app, org_template, text_of  # noqa: F401
+from _org import text_of
 
 from engine.store.models import AuditLog, Building, Estate, Resident, Unit, UserRole
-
-
-@pytest.fixture(params=BACKENDS)
-def app(request, clock):
-    with org_app(request, request.param, clock) as made:
-        yield made
-
-
-@pytest.fixture
-def org(app, clock):
-    made = Org(app, clock)
-    yield made
-    made.close()
-
-
-@pytest.fixture
-def as_user(app):
-    def login(username):
-        browser = Browser(app.test_client())
-        assert browser.login(username).status_code == 302
-        return browser
-    return login
 
 
 def unit_id(org, number):

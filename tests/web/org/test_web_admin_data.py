@@ -7,7 +7,7 @@ import io
 import re
 
 import pytest
-from _org import BACKENDS, Browser, Org, org_app, org_template, text_of  # noqa: F401
+from _org import Browser, text_of
 from openpyxl import load_workbook
 
 from engine.store.models import AccessLog, Resident, Unit, User
@@ -16,19 +16,6 @@ UNITS = ("estate,building,unit,owner_name,owner_phone,area_m2,tags\r\n"
          "demo,9,9-1-101,周杰,13511112222,88.5,VIP\r\n"
          "demo,9,9-1-102,吴芳,13511113333,,\r\n")
 PAYLOAD = re.compile(r'name="payload" value="([^"]*)"')
-
-
-@pytest.fixture(params=BACKENDS)
-def app(request, clock):
-    with org_app(request, request.param, clock) as made:
-        yield made
-
-
-@pytest.fixture
-def org(app, clock):
-    made = Org(app, clock)
-    yield made
-    made.close()
 
 
 @pytest.fixture
