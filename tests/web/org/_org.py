@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -178,3 +178,37 @@ class Browser:
 def text_of(response: Any) -> str:
     """The response body as text."""
     return response.get_data(as_text=True)
+
+
+# -- the fixtures: a test module imports those it uses (pytest finds them in its namespace) ----------------
+
+
+@pytest.fixture(params=BACKENDS)
+def app(request: pytest.FixtureRequest, clock: Any) -> Iterator[Flask]:
+    """The organisation's app, on SQLite and (when configured) PostgreSQL."""
+    with org_app(request, request.param, clock) as made:
+        yield made
+
+
+@pytest.fixture
+def org(app: Flask, clock: Any) -> Iterator[Org]:
+    """The engine side: rows, actors, items."""
+    made = Org(app, clock)
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def as_user(app: Flask) -> Callable[[str], Browser]:
+    """A browser logged in as `username` (password demo1234)."""
+    def login(username: str) -> Browser:
+        browser = Browser(app.test_client())
+        assert browser.login(username).status_code == 302
+        return browser
+    return login
+
+
+@pytest.fixture
+def browser(app: Flask) -> Callable[[], Browser]:
+    """A new browser, not logged in."""
+    return lambda: Browser(app.test_client())

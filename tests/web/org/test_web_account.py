@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from _org import PASSWORD, text_of
+from _org import PASSWORD, app, browser, org, org_template, text_of  # noqa: F401 (fixtures: app, org, org_template...)
 from sqlalchemy import select
 
 from engine.org import staff

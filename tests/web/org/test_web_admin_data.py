@@ -7,7 +7,7 @@ import io
 import re
 
 import pytest
-from _org import Browser, text_of
+from _org import Browser, app, browser, org, org_template, text_of  # noqa: F401 (fixtures: app, org, org_template...)
 from openpyxl import load_workbook
 
 from engine.store.models import AccessLog, Resident, Unit, User

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from _org import Browser, text_of
+from _org import Browser, app, as_user, org, org_template, text_of  # noqa: F401 (fixtures: app, org, org_template...)
 
 from engine.store.models import AuditLog, Unit, User, UserRole
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from _org import text_of
+from _org import app, as_user, org, org_template, text_of  # noqa: F401 (fixtures: app, org, org_template...)
 
 from engine.runtime.registry import REGISTRY
 from engine.store.models import AccessLog, Unit
