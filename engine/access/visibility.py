@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Table, and_, exists, false, or_, select, true
 
 from engine.access.actor import Actor
-from engine.language.definition import DEFAULT_PERSONAL, WorkflowDefinition
+from engine.language.definition import WorkflowDefinition
 
 __all__ = [
     "EVERYTHING", "HIDDEN", "Limited", "Rule", "Sight", "Version", "may_search_phones", "needs_assignees",
@@ -68,20 +68,16 @@ class Sight:
 
 
 def _see(definition: WorkflowDefinition) -> frozenset[str] | None:
-    """The roles admitted to the workflow's items; None: no limit (a definition built without `access`)."""
-    access = getattr(definition, "access", None)
-    see = getattr(access, "see", None)
-    return frozenset(see) if see else None
+    """The roles admitted to the workflow's items; None: no limit (a definition compiled by hand, without `access`)."""
+    return definition.access.see or None
 
 
 def _personal(definition: WorkflowDefinition) -> frozenset[str]:
-    access = getattr(definition, "access", None)
-    personal = getattr(access, "personal", None)
-    return frozenset(DEFAULT_PERSONAL) if personal is None else frozenset(personal)
+    return definition.access.personal
 
 
 def _departments(definition: WorkflowDefinition) -> dict[str, str]:
-    return dict(getattr(definition, "departments", None) or {})
+    return dict(definition.departments)
 
 
 def rule_for(actor: Actor, definition: WorkflowDefinition, estate: str) -> Rule:

@@ -131,7 +131,7 @@ def sample(field: FieldDef, rng: random.Random, now: datetime, unit_numbers: lis
     if kind == "datetime":
         return now - timedelta(hours=rng.randint(1, 48))
     if kind == "user":
-        allowed = frozenset(getattr(field, "roles", ()) or ())
+        allowed = frozenset(field.roles)
         people = sorted(u for u, held in (staff or {"engineer": frozenset({"engineer"})}).items()
                         if not allowed or held & allowed)
         return rng.choice(people) if people else None

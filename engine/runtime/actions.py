@@ -78,8 +78,7 @@ def _notify(session: Session, ctx: ActionContext, action: Action) -> Writer:
               if n in ctx.definition.fields and ctx.definition.fields[n].type == "user"]
     body = action.template.render(template_values(ctx, parties.display_names(session, people)))
     # `notify: {user: FIELD}`: the person the field names (checked by parties.check); nobody when empty.
-    named = getattr(action, "user_field", None)
-    username = ctx.values.get(named) if named else None
+    username = ctx.values.get(action.user_field) if action.user_field else None
     users: list[int] = []
     if username is not None:
         users = list(session.scalars(select(User.id).where(User.username == str(username))))

@@ -87,13 +87,11 @@ def _staff(session: Session, estate: str, usernames: set[str]) -> dict[str, tupl
 
 
 def _department(definition: WorkflowDefinition, values: Mapping[str, Any]) -> str | None:
-    access = getattr(definition, "access", None)
-    named = getattr(access, "department_field", None)
-    if named:
-        value = values.get(named)
+    access = definition.access
+    if access.department_field:
+        value = values.get(access.department_field)
         return str(value) if value is not None else None
-    fixed = getattr(access, "department", None)
-    return str(fixed) if fixed else None
+    return access.department
 
 
 def check(session: Session, definition: WorkflowDefinition, estate: str, values: Mapping[str, Any],
