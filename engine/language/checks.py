@@ -1,8 +1,10 @@
 """Semantic checks: what JSON Schema cannot see.
 
 Takes a document (which may have failed the schema in places), its SourceMap and the
-role catalogue; yields `Problem`s. Every rule is a small generator reading only the parts
-whose shape it can trust, so one run reports schema and meaning problems together.
+role catalogue (a `Context`, engine/language/check_context.py); yields `Problem`s. The
+rules about people (reserved names, user fields, notify targets, access) are in
+checks_people.py. Every rule is a small generator reading only the parts whose shape it
+can trust, so one run reports schema and meaning problems together.
 Expressions, templates and durations (an SLA window that opens after it closes) are checked
 where they are compiled (engine/language/compiler.py).
 """
@@ -10,67 +12,14 @@ where they are compiled (engine/language/compiler.py).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import Path, Problem
-from engine.language.definition import ADMIN_ROLE, RESERVED_NAMES
+from engine.language.check_context import Context, listed, role_lists, strings
+from engine.language.checks_people import access_block, notify_targets, reserved_names, user_fields
 from engine.language.schema import suggest
-from engine.language.source import SourceMap
 
-
-@dataclass(frozen=True)
-class Context:
-    """What every rule reads."""
-
-    document: Mapping[str, Any]
-    smap: SourceMap
-    roles: Mapping[str, str]
-    workflows: Mapping[str, Mapping[str, Any]] | None = None
-    """Other workflows' documents by id, when known, to check `spawn`."""
-    departments: Mapping[str, str] | None = None
-    """Executor role → department (roles.yaml), to check `access.department`."""
-    routes: frozenset[str] | None = None
-    """The route names of the folder's routing files; None: not known, not checked."""
-
-    def mapping(self, key: str) -> dict[str, Any]:
-        value = self.document.get(key)
-        return {k: v for k, v in value.items() if isinstance(v, dict)} if isinstance(value, dict) else {}
-
-    @property
-    def states(self) -> dict[str, Any]:
-        return self.mapping("states")
-
-    @property
-    def fields(self) -> dict[str, Any]:
-        return self.mapping("fields")
-
-    def transitions(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        value = self.document.get("transitions")
-        if isinstance(value, list):
-            for index, entry in enumerate(value):
-                if isinstance(entry, dict):
-                    yield index, entry
-
-    def sources(self, transition: Mapping[str, Any]) -> list[tuple[Path, str]]:
-        """The states a transition leaves, each with the path it was written at."""
-        value = transition.get("from")
-        if value == "*":
-            return [((), name) for name, state in self.states.items() if state.get("final") is not True]
-        if isinstance(value, str):
-            return [(("from",), value)]
-        if isinstance(value, list):
-            return [(("from", i), v) for i, v in enumerate(value) if isinstance(v, str)]
-        return []
-
-
-def _list(value: Any) -> list[Any]:
-    """`value` when it is a list; [] for anything the schema will already have refused."""
-    return value if isinstance(value, list) else []
-
-
-def _strings(value: Any) -> list[tuple[int, str]]:
-    return [(i, v) for i, v in enumerate(value) if isinstance(v, str)] if isinstance(value, list) else []
+__all__ = ["RULES", "Context", "check"]
 
 
 def unknown_states(ctx: Context) -> Iterator[Problem]:
@@ -89,29 +38,10 @@ def unknown_states(ctx: Context) -> Iterator[Problem]:
                 )
 
 
-def _role_lists(ctx: Context) -> Iterator[tuple[Path, Any]]:
-    yield ("create_roles",), ctx.document.get("create_roles")
-    for name, field in ctx.fields.items():
-        yield ("fields", name, "roles"), field.get("roles")
-    access = ctx.document.get("access")
-    if isinstance(access, dict):
-        yield ("access", "see"), access.get("see")
-        yield ("access", "personal"), access.get("personal")
-    for name, state in ctx.states.items():
-        for i, rule in enumerate(_list(state.get("sla"))):
-            if isinstance(rule, dict):
-                yield ("states", name, "sla", i, "escalate_to"), rule.get("escalate_to")
-    for index, transition in ctx.transitions():
-        yield ("transitions", index, "roles"), transition.get("roles")
-        for a, action in enumerate(_list(transition.get("actions"))):
-            if isinstance(action, dict) and isinstance(action.get("notify"), dict):
-                yield ("transitions", index, "actions", a, "notify", "roles"), action["notify"].get("roles")
-
-
 def unknown_roles(ctx: Context) -> Iterator[Problem]:
     """Every role id must be in workflows/roles.yaml."""
-    for path, roles in _role_lists(ctx):
-        for i, role in _strings(roles):
+    for path, roles in role_lists(ctx):
+        for i, role in strings(roles):
             if role not in ctx.roles:
                 message = f"unknown role '{role}'{suggest(role, ctx.roles)}; the roles are listed in roles.yaml"
                 yield ctx.smap.problem((*path, i), message, code="unknown_role")
@@ -193,7 +123,7 @@ def known_fields(ctx: Context) -> Iterator[Problem]:
     fields = ctx.fields
     for index, transition in ctx.transitions():
         base = ("transitions", index)
-        for i, name in _strings(transition.get("require")):
+        for i, name in strings(transition.get("require")):
             if name not in fields:
                 yield ctx.smap.problem((*base, "require", i), f"unknown field '{name}'{suggest(name, fields)}",
                                        code="unknown_field")
@@ -202,7 +132,7 @@ def known_fields(ctx: Context) -> Iterator[Problem]:
                 if name not in fields:
                     yield ctx.smap.problem((*base, "set", name), f"unknown field '{name}'{suggest(name, fields)}",
                                            key=True, code="unknown_field")
-        for a, action in enumerate(_list(transition.get("actions"))):
+        for a, action in enumerate(listed(transition.get("actions"))):
             spawn = action.get("spawn") if isinstance(action, dict) else None
             if isinstance(spawn, dict):
                 yield from _check_spawn(ctx, spawn, (*base, "actions", a, "spawn"))
@@ -219,7 +149,7 @@ def _check_spawn(ctx: Context, spawn: Mapping[str, Any], path: Path) -> Iterator
         else:
             value = ctx.workflows[workflow].get("fields")
             target_fields = value if isinstance(value, dict) else {}
-    for i, name in _strings(spawn.get("copy")):
+    for i, name in strings(spawn.get("copy")):
         if name not in ctx.fields:
             yield ctx.smap.problem((*path, "copy", i), f"unknown field '{name}'{suggest(name, ctx.fields)}",
                                    code="unknown_field")
@@ -306,7 +236,7 @@ def _date_field(ctx: Context, name: Any, path: Path, allowed: tuple[str, ...] = 
 def time_limits(ctx: Context) -> Iterator[Problem]:
     """`sla` entries and `timers` are complete and name what exists."""
     for name, state in ctx.states.items():
-        for i, rule in enumerate(_list(state.get("sla"))):
+        for i, rule in enumerate(listed(state.get("sla"))):
             if not isinstance(rule, dict):
                 continue
             path = ("states", name, "sla", i)
@@ -317,7 +247,7 @@ def time_limits(ctx: Context) -> Iterator[Problem]:
             if "warn" in rule and not rule.get("escalate_to"):
                 yield ctx.smap.problem((*path, "warn"), "a warning goes to 'escalate_to': list the roles to warn",
                                        key=True, code="sla")
-        for i, timer in enumerate(_list(state.get("timers"))):
+        for i, timer in enumerate(listed(state.get("timers"))):
             if not isinstance(timer, dict):
                 continue
             path = ("states", name, "timers", i)
@@ -325,107 +255,6 @@ def time_limits(ctx: Context) -> Iterator[Problem]:
                 yield ctx.smap.problem(path, "give either 'after' (a duration) or 'at' (a date field)", code="timer")
             yield from _date_field(ctx, timer.get("at"), (*path, "at"))
             yield from _system_transition(ctx, name, timer.get("fire"), (*path, "fire"), "this timer")
-
-
-def reserved_names(ctx: Context) -> Iterator[Problem]:
-    """No field is called `me` or `my_roles`: expressions give those names the acting user."""
-    for name in ctx.fields:
-        if name in RESERVED_NAMES:
-            message = (f"'{name}' is a reserved name (in expressions it is the acting user"
-                       f"{'' if name == 'me' else chr(39) + 's roles'}); call the field otherwise")
-            yield ctx.smap.problem(("fields", name), message, key=True, code="reserved_name")
-
-
-def user_fields(ctx: Context) -> Iterator[Problem]:
-    """`roles` and `route` belong to `user` fields; a route names one the routing files define."""
-    for name, field in ctx.fields.items():
-        for key in ("roles", "route"):
-            if key in field and field.get("type") not in (None, "user"):
-                yield ctx.smap.problem(("fields", name, key), f"only a user field has '{key}'", key=True,
-                                       code="user_field")
-        route = field.get("route")
-        if isinstance(route, str) and ctx.routes is not None and route not in ctx.routes:
-            known = ", ".join(sorted(ctx.routes)) or "none"
-            message = (f"unknown route '{route}'{suggest(route, ctx.routes)}; the routes of "
-                       f"estates/*/_routing.yaml are: {known}")
-            yield ctx.smap.problem(("fields", name, "route"), message, code="unknown_route")
-
-
-def notify_targets(ctx: Context) -> Iterator[Problem]:
-    """A notification goes to roles, to the person a `user` field names, or both."""
-    for index, transition in ctx.transitions():
-        for a, action in enumerate(_list(transition.get("actions"))):
-            notify = action.get("notify") if isinstance(action, dict) else None
-            if not isinstance(notify, dict):
-                continue
-            path: Path = ("transitions", index, "actions", a, "notify")
-            user = notify.get("user")
-            if "roles" not in notify and "user" not in notify:
-                yield ctx.smap.problem(path, "say who is told: 'roles' (a list of roles), 'user' (a user "
-                                       "field), or both", code="notify")
-            if not isinstance(user, str):
-                continue
-            field = ctx.fields.get(user)
-            if field is None:
-                yield ctx.smap.problem((*path, "user"), f"unknown field '{user}'{suggest(user, ctx.fields)}",
-                                       code="unknown_field")
-            elif field.get("type") != "user":
-                users = [n for n, f in ctx.fields.items() if f.get("type") == "user"]
-                hint = f" (the user fields: {', '.join(users)})" if users else ""
-                yield ctx.smap.problem((*path, "user"), f"field '{user}' is not a user field{hint}",
-                                       code="notify")
-
-
-def named_roles(document: Mapping[str, Any]) -> set[str]:
-    """Every role a workflow names: create_roles, transitions, notifications, escalations."""
-    ctx = Context(document, SourceMap(""), {})
-    return {role for path, roles in _role_lists(ctx) if path[0] not in ("access", "fields")
-            for _, role in _strings(roles)}
-
-
-def default_see(document: Mapping[str, Any], personal: tuple[str, ...] | list[str]) -> frozenset[str]:
-    """`access.see` when not written: every role named, the `personal` roles and admin."""
-    return frozenset(named_roles(document) | set(personal) | {ADMIN_ROLE})
-
-
-def access_block(ctx: Context) -> Iterator[Problem]:
-    """`access.department` is an enum field or a department; `see` covers every role that acts or
-    is told, and `personal` lies within `see`."""
-    access = ctx.document.get("access")
-    if not isinstance(access, dict):
-        return
-    department = access.get("department")
-    if isinstance(department, str):
-        yield from _department(ctx, department)
-    see = access.get("see")
-    if isinstance(see, list):
-        seen = {role for _, role in _strings(see)}
-        for role in sorted(named_roles(ctx.document) - seen):
-            if role in ctx.roles:
-                message = (f"'{role}' acts on or is told about these items but may not see them: "
-                           "add it to access.see")
-                yield ctx.smap.problem(("access", "see"), message, code="access")
-        for i, role in _strings(access.get("personal")):
-            if role not in seen and role in ctx.roles:
-                message = f"'{role}' may not see the items at all (it is not in access.see)"
-                yield ctx.smap.problem(("access", "personal", i), message, code="access")
-
-
-def _department(ctx: Context, department: str) -> Iterator[Problem]:
-    path: Path = ("access", "department")
-    field = ctx.fields.get(department)
-    if field is not None:
-        if field.get("type") != "enum":
-            yield ctx.smap.problem(path, f"field '{department}' is not an enum field: the department of "
-                                   "an item is one of its options", code="access")
-        return
-    known = sorted(set((ctx.departments or {}).values()))
-    if ctx.departments is not None and department not in known:
-        enums = [n for n, f in ctx.fields.items() if f.get("type") == "enum"]
-        message = (f"'{department}' is neither an enum field of this workflow"
-                   f"{' (' + ', '.join(enums) + ')' if enums else ''} nor a department of roles.yaml "
-                   f"({', '.join(known) or 'none'})")
-        yield ctx.smap.problem(path, message, code="access")
 
 
 RULES: tuple[Callable[[Context], Iterator[Problem]], ...] = (

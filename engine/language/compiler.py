@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from engine.errors import ExpressionError, Path, Problem
-from engine.language.checks import default_see
+from engine.language.checks_people import default_see
 from engine.language.definition import (
     DEFAULT_PERSONAL,
     AccessRule,
