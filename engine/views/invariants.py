@@ -5,7 +5,8 @@
 For each item: its state is the target of its last transition row; its version is the
 number of its transition rows (creation included); its pending deadlines belong to its
 current state, or while paused to the state it paused from; it is in a paused state
-exactly when a pause start is recorded; each spawn link has its link back.
+exactly when a pause start is recorded; each spawn link has its link back; its recorded
+assignees (item_assignees) are exactly the people its `user` fields name.
 
 Items are read in batches by id (keyset, never OFFSET), each batch in a read
 transaction of its own: a database of 100k items never sits in memory at once, and
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.language.definition import WorkflowDefinition
 from engine.runtime.registry import REGISTRY, Registry
-from engine.store.models import Estate
+from engine.store.models import Estate, ItemAssignee, User
 from engine.store.queries import deadlines, history, items, links, versions
 
 __all__ = ["BATCH", "Violation", "item_count", "violations"]
@@ -69,7 +70,7 @@ def violations(factory: sessionmaker[Session], *, estate: str | None = None, bat
                 session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             stmt = (select(items.c.id, items.c.number, items.c.estate_id, items.c.state, items.c.version,
                            items.c.paused_since, items.c.paused_from, items.c.definition_id,
-                           versions.c.content_hash)
+                           items.c.data, versions.c.content_hash)
                     .join(versions, versions.c.id == items.c.definition_id)
                     .where(items.c.id > last).order_by(items.c.id).limit(batch))
             if estate is not None:
@@ -88,10 +89,13 @@ def _check(session: Session, rows: Sequence[Row[Any]], registry: Registry) -> It
     transitions = _transitions(session, ids)
     pending = _pending_states(session, ids)
     one_way = _one_way_links(session, ids)
+    assigned = _assignees(session, ids)
     for row in rows:
         definition = registry.compiled(session, row.definition_id, row.content_hash)
         for problem in _problems(row, definition, transitions.get(row.id), pending.get(row.id, set()),
                                  one_way.get(row.id, [])):
+            yield Violation(row.id, row.number, row.estate_id, problem)
+        for problem in _assignee_problems(row, definition, assigned.get(row.id, {})):
             yield Violation(row.id, row.number, row.estate_id, problem)
 
 
@@ -152,3 +156,23 @@ def _one_way_links(session: Session, ids: list[int]) -> dict[int, list[tuple[int
     for r in session.execute(stmt):
         found.setdefault(r.from_item_id, []).append((r.to_item_id, r.kind))
     return found
+
+
+def _assignees(session: Session, ids: list[int]) -> dict[int, dict[str, str]]:
+    """item id → {user field: the username item_assignees records}."""
+    stmt = (select(ItemAssignee.item_id, ItemAssignee.field, User.username)
+            .join(User, User.id == ItemAssignee.user_id).where(ItemAssignee.item_id.in_(ids)))
+    found: dict[int, dict[str, str]] = {}
+    for r in session.execute(stmt):
+        found.setdefault(r.item_id, {})[r.field] = r.username
+    return found
+
+
+def _assignee_problems(row: Row[Any], definition: WorkflowDefinition, recorded: dict[str, str]) -> Iterator[str]:
+    """Each `user` field whose value and recorded assignee differ (named by field id, never by value)."""
+    data = row.data or {}
+    named = {name: data.get(name) for name, field in definition.fields.items()
+             if field.type == "user" and data.get(name) is not None}
+    for name in sorted(set(named) | set(recorded)):
+        if named.get(name) != recorded.get(name):
+            yield f"its user field '{name}' and its recorded assignee (item_assignees) do not agree"

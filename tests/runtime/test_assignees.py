@@ -156,3 +156,22 @@ def test_me_is_never_stored(org):
     assert "me" not in done.values and "my_roles" not in done.values
     stored = _item(org, repair.id)["data"]
     assert "me" not in stored and "my_roles" not in stored
+
+
+def test_estateflow_check_reports_an_assignee_record_that_does_not_match_the_user_field(org):
+    from click.testing import CliRunner
+    from sqlalchemy import text
+
+    from engine.cli.main import main
+
+    complaint = org.create("complaint", department="engineering", handler="engineer")
+    org.create("repair")
+    clean = CliRunner().invoke(main, ["check", "--url", org.db.url])
+    assert clean.exit_code == 0, clean.output
+    with org.db.engine.begin() as connection:
+        connection.execute(text("UPDATE item_assignees SET user_id = :other WHERE item_id = :id"),
+                           {"other": org.ids["engineer2"], "id": complaint.id})
+    result = CliRunner().invoke(main, ["check", "--url", org.db.url])
+    assert result.exit_code == 1
+    assert result.stdout == (f"{complaint.number} (estate demo, item id {complaint.id}): its user field 'handler' "
+                             "and its recorded assignee (item_assignees) do not agree\n")
