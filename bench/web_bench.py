@@ -49,6 +49,7 @@ from engine.store.db import make_engine, make_session_factory, transaction  # no
 from engine.store.migrate import upgrade  # noqa: E402
 from engine.store.models import Counter, Item, ItemHistory, User, WorkflowVersion  # noqa: E402
 from engine.views import listing  # noqa: E402
+from engine.views.inbox import inbox  # noqa: E402
 from web import create_app  # noqa: E402
 
 _TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -146,7 +147,7 @@ def fire_targets(url: str, wanted: int) -> list[tuple[int, str, int, dict[str, s
         actor = load_actor(session, user_id)
         page = 1
         while len(found) < wanted:
-            rows = listing.inbox(session, actor, page=page, per_page=50, now=now).rows
+            rows = inbox(session, actor, page=page, per_page=50, now=now).rows
             if not rows:
                 break
             for row in rows:
