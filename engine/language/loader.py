@@ -181,7 +181,10 @@ def _routes_named(document: Any) -> bool:
 
 
 class Loader:
-    """Loads definitions against one definitions folder (its roles and sibling workflows)."""
+    """Loads definitions against one definitions folder (its roles and sibling workflows).
+
+    A snapshot: each file is read once per Loader (make a new one to see changed files).
+    """
 
     def __init__(self, workflows_dir: Path | str = DEFAULT_WORKFLOWS_DIR) -> None:
         self.workflows_dir = Path(workflows_dir)
@@ -190,6 +193,7 @@ class Loader:
         self.departments = self.catalogue.departments
         self._documents: dict[str, Any] | None = None
         self._routes: frozenset[str] | None = None
+        self._loaded: dict[tuple[Path, str | None], tuple[WorkflowDefinition | None, list[Problem]]] = {}
 
     @property
     def routes(self) -> frozenset[str] | None:
@@ -237,6 +241,15 @@ class Loader:
         return definition
 
     def _load(self, path: Path, estate: str | None) -> tuple[WorkflowDefinition | None, list[Problem]]:
+        # A Loader is a snapshot of its folder: each file (with an estate's overlay) is read and
+        # checked once; publishing the same folder again, or validating a folder, reuses it.
+        key = (path.resolve(), estate)
+        if key not in self._loaded:
+            self._loaded[key] = self._read(path, estate)
+        definition, problems = self._loaded[key]
+        return definition, list(problems)
+
+    def _read(self, path: Path, estate: str | None) -> tuple[WorkflowDefinition | None, list[Problem]]:
         source = read_source(path)
         if source.document is None:
             return None, list(source.problems)

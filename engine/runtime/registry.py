@@ -164,27 +164,29 @@ REGISTRY = Registry()
 
 
 def publish_folder(session: Session, workflows_dir: Path | str, *, registry: Registry = REGISTRY,
-                   now: datetime | None = None, by: str | None = None) -> list[Published]:
+                   now: datetime | None = None, by: str | None = None, loader: Loader | None = None) -> list[Published]:
     """Validate and publish every definition of a folder, base and per-estate, and each estate's
     routing table (engine/runtime/routing.py); returns the definitions' versions.
 
     Raises:
         DefinitionError: any file has problems (then nothing is published).
     """
-    return publish_site(session, workflows_dir, registry=registry, now=now, by=by)[0]
+    return publish_site(session, workflows_dir, registry=registry, now=now, by=by, loader=loader)[0]
 
 
 def publish_site(session: Session, workflows_dir: Path | str, *, registry: Registry = REGISTRY,
-                 now: datetime | None = None, by: str | None = None) -> tuple[list[Published], list[PublishedRouting]]:
+                 now: datetime | None = None, by: str | None = None,
+                 loader: Loader | None = None) -> tuple[list[Published], list[PublishedRouting]]:
     """What `estateflow publish` stores: every definition (base and per-estate) and routing table.
 
     An estate gets its own version for each workflow it overlays, and keeps getting
     one (the plain base) after its overlay is removed, so it never stays on a stale merge.
+    `loader`: the folder's Loader when the caller keeps one (it reads each file once).
 
     Raises:
         DefinitionError: any file has problems (then nothing is published).
     """
-    loader = Loader(workflows_dir)
+    loader = loader or Loader(workflows_dir)  # a caller publishing the same folder often passes its own
     bases = {path.stem: loader.load(path) for path in base_files(workflows_dir)}
     merged: list[tuple[str, WorkflowDefinition]] = [(BASE, d) for d in bases.values()]
     overlays = estates_with_overlays(workflows_dir)

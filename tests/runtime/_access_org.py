@@ -10,6 +10,7 @@ by the role id (display name: the role's label and 某), plus `engineer2` (a sec
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from sqlalchemy import select
 
 from engine.access.actor import Actor, load_actor
 from engine.clock import FixedClock
-from engine.language.loader import load_roles
+from engine.language.loader import Loader, load_roles
 from engine.runtime.items import ItemView, create, fire
 from engine.runtime.registry import REGISTRY, publish_folder
 from engine.runtime.timers import Calendars
@@ -38,6 +39,12 @@ _FILLERS: dict[str, Any] = {
     "date": "2026-03-10", "datetime": "2026-03-02T10:00", "unit": "3-1-502",
 }
 
+
+
+@functools.cache
+def _loader(folder: Path) -> Loader:
+    """One Loader per folder for the whole session: the files are read and compiled once."""
+    return Loader(folder)
 
 class Org:
     """The shipped workflows published over two estates with their units and staff."""
@@ -65,7 +72,7 @@ class Org:
                 session.add(UserEstate(user_id=user.id, estate_id=estate))
                 session.add_all([UserRole(user_id=user.id, estate_id=estate, role=r) for r in roles])
                 self.ids[username] = user.id
-            publish_folder(session, SHIPPED, now=clock.now())
+            publish_folder(session, SHIPPED, loader=_loader(SHIPPED), now=clock.now())
 
     def actor(self, username: str) -> Actor:
         """The stored user's actor (`system`: the system actor)."""
