@@ -34,7 +34,7 @@ from engine.access.actor import Actor
 from engine.clock import DEFAULT_TIMEZONE
 from engine.errors import InvalidFields, ItemNotFound, NotPermitted
 from engine.language import fields
-from engine.org import audit, values
+from engine.org import audit, unit_links, values
 from engine.store.models import Building, Estate, Resident, Unit, UserEstate, UserRole
 
 __all__ = [
@@ -231,11 +231,13 @@ def _number_query(q: str) -> str:
 
 def save_unit(session: Session, actor: Actor, estate_id: str, number: str, *, building: str,
               area_m2: Decimal | str | int | float | None = None,
-              tags: Iterable[str] | str | None = None) -> Unit:
+              tags: Iterable[str] | str | None = None, link: bool = True) -> Unit:
     """Add the unit `number` (房号) of the estate, or change its building, area or tags.
 
     The building is added when missing. `area_m2` None and `tags` None keep what is stored
-    (tags=[] clears them). The audit row carries the unit's id and the old values.
+    (tags=[] clears them). The audit row carries the unit's id and the old values. A new unit
+    is linked to the items already naming it (engine/org/unit_links.py; `link=False` leaves
+    that to a caller adding many, as an import does once at the end).
     Raises InvalidFields, NotPermitted, ItemNotFound.
     """
     problems: dict[str, str] = {}
@@ -255,6 +257,8 @@ def save_unit(session: Session, actor: Actor, estate_id: str, number: str, *, bu
         audit.record(session, actor, target="unit", target_id=row.id, action="add", estate_id=estate_id,
                      unit_id=row.id, changes={"number": [None, clean_number], "building": [None, home.name],
                                               "area_m2": [None, _json("", area)], "tags": [None, row.tags]})
+        if link:
+            unit_links.link_items(session, estate_id, clean_number)
         return row
     changed: dict[str, list[Any]] = {}
     if row.building_id != home.id:

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from engine.access import permissions
 from engine.access.actor import Actor
 from engine.language import fields
-from engine.org import audit, estates, values
+from engine.org import audit, estates, unit_links, values
 from engine.org.plans import ImportPlan, PlannedRow, Problems
 from engine.org.staff_imports import apply_users, plan_users
 from engine.org.tables import Row, read_table
@@ -199,10 +199,14 @@ def _write_people(session: Session, actor: Actor, unit: Unit, parsed: _UnitRow, 
 
 def _apply_units(session: Session, actor: Actor, plan: ImportPlan, today: date) -> None:
     problems = Problems(plan.filename)
+    touched: set[str] = set()
     for parsed in _parse_unit_rows(session, actor, plan.source, problems):
         unit = estates.save_unit(session, actor, parsed.estate, parsed.unit, building=parsed.building,
-                                 area_m2=parsed.area, tags=parsed.tags)
+                                 area_m2=parsed.area, tags=parsed.tags, link=False)
         _write_people(session, actor, unit, parsed, today)
+        touched.add(parsed.estate)
+    for estate in sorted(touched):  # once per estate, not per row: items already naming the new units
+        unit_links.link_items(session, estate)
 
 
 def apply(session: Session, actor: Actor, plan: ImportPlan, *, today: date | None = None,
