@@ -10,7 +10,6 @@ by the role id (display name: the role's label and 某), plus `engineer2` (a sec
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,12 +18,13 @@ from sqlalchemy import select
 
 from engine.access.actor import Actor, load_actor
 from engine.clock import FixedClock
-from engine.language.loader import Loader, load_roles
+from engine.language.loader import load_roles
 from engine.runtime.items import ItemView, create, fire
 from engine.runtime.registry import REGISTRY, publish_folder
 from engine.runtime.timers import Calendars
 from engine.store.db import transaction
 from engine.store.models import Base, Building, Estate, Unit, User, UserEstate, UserRole
+from tests._loaders import loader_of
 
 SHIPPED = Path(__file__).resolve().parents[2] / "workflows"
 ROLES = tuple(load_roles(SHIPPED))
@@ -40,11 +40,6 @@ _FILLERS: dict[str, Any] = {
 }
 
 
-
-@functools.cache
-def _loader(folder: Path) -> Loader:
-    """One Loader per folder for the whole session: the files are read and compiled once."""
-    return Loader(folder)
 
 class Org:
     """The shipped workflows published over two estates with their units and staff."""
@@ -72,7 +67,7 @@ class Org:
                 session.add(UserEstate(user_id=user.id, estate_id=estate))
                 session.add_all([UserRole(user_id=user.id, estate_id=estate, role=r) for r in roles])
                 self.ids[username] = user.id
-            publish_folder(session, SHIPPED, loader=_loader(SHIPPED), now=clock.now())
+            publish_folder(session, SHIPPED, loader=loader_of(SHIPPED), now=clock.now())
 
     def actor(self, username: str) -> Actor:
         """The stored user's actor (`system`: the system actor)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,23 +11,18 @@ from sqlalchemy import select
 
 from engine.access.actor import Actor, load_actor
 from engine.clock import FixedClock
-from engine.language.loader import Loader
 from engine.runtime.items import ItemView, available, create, fire
 from engine.runtime.registry import publish_folder
 from engine.runtime.tick import TickReport, tick
 from engine.runtime.timers import Calendars
 from engine.store.db import transaction
 from engine.store.models import Base, Estate, User, UserEstate, UserRole
+from tests._loaders import loader_of
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / "data" / "good" / "runtime"
 ROLES = ("clerk", "boss", "worker", "admin")
 
 
-
-@functools.cache
-def _loader(folder: Path) -> Loader:
-    """One Loader per folder for the whole session: the files are read and compiled once."""
-    return Loader(folder)
 
 class World:
     """A test database with estates `demo` and `other`, one user per role and estate."""
@@ -50,7 +44,7 @@ class World:
                     session.add_all([UserRole(user_id=user.id, estate_id=estate, role=role),
                                      UserEstate(user_id=user.id, estate_id=estate)])
                     self.users[(role, estate)] = user.id
-            publish_folder(session, WORKFLOWS, loader=_loader(WORKFLOWS), now=clock.now())
+            publish_folder(session, WORKFLOWS, loader=loader_of(WORKFLOWS), now=clock.now())
 
     def actor(self, role: str, estate: str = "demo") -> Actor:
         """The user holding just `role` in `estate` (`system`: the system actor)."""

@@ -15,7 +15,6 @@ per session) or on PostgreSQL (the session's test database, emptied and built ag
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import shutil
@@ -33,12 +32,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.access.actor import Actor, load_actor
 from engine.clock import FixedClock
-from engine.language.loader import Loader
 from engine.org import estates, staff
 from engine.runtime.registry import publish_folder
 from engine.store.db import make_engine, make_session_factory, transaction
 from engine.store.migrate import upgrade
 from engine.store.models import Base, User
+from tests._loaders import loader_of
 from web import create_app
 
 WORKFLOWS = Path(__file__).resolve().parent / "data"
@@ -60,18 +59,13 @@ _TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*
 
 
 
-@functools.cache
-def _loader(folder: Path) -> Loader:
-    """One Loader per folder for the whole session: the files are read and compiled once."""
-    return Loader(folder)
-
 
 def build(factory: sessionmaker[Session]) -> None:
     """Publish the test workflows and add the estates, units, residents and staff above."""
     clock = FixedClock(START)
     system = Actor.system()
     with transaction(factory) as session:
-        publish_folder(session, WORKFLOWS, loader=_loader(WORKFLOWS), now=START)
+        publish_folder(session, WORKFLOWS, loader=loader_of(WORKFLOWS), now=START)
     with transaction(factory) as session:
         estates.save_estate(session, system, "demo", name="阳光花园")
         estates.save_estate(session, system, "riverside", name="滨江花园")
