@@ -73,11 +73,26 @@ SETTINGS: tuple[Setting, ...] = (
             "notifications"),
     Setting("ESTATEFLOW_WEBHOOK_SECRET", "", "Signs each webhook body (HMAC-SHA256), if set.", "notifications"),
     Setting("ESTATEFLOW_WEBHOOK_TIMEOUT", "10", "Seconds to wait for the webhook to answer.", "notifications"),
+    Setting("ESTATEFLOW_SMS_SENDER", "log",
+            "How text messages to residents are delivered: log (the number masked) or webhook.", "notifications"),
+    Setting("ESTATEFLOW_SMS_WEBHOOK_URL", "", "Where the SMS gateway webhook POSTs each message (with "
+            "ESTATEFLOW_SMS_SENDER=webhook).", "notifications"),
+    Setting("ESTATEFLOW_SMS_WEBHOOK_SECRET", "", "Signs each SMS webhook body (HMAC-SHA256) and checks the "
+            "gateway's signed reply reports (POST /sms/inbound, off without it).", "notifications"),
+    Setting("ESTATEFLOW_SMS_WEBHOOK_TIMEOUT", "10", "Seconds to wait for the SMS gateway to answer.", "notifications"),
     Setting("ESTATEFLOW_SEND_MAX_ATTEMPTS", "10", "Delivery attempts before a notification is given up.",
             "notifications"),
     Setting("ESTATEFLOW_SEND_RETRY_BASE", "30", "Seconds before the first retry; doubles each time.",
             "notifications"),
     Setting("ESTATEFLOW_SEND_RETRY_CAP", "3600", "The longest wait between retries, in seconds.", "notifications"),
+    Setting("ESTATEFLOW_FILES_DIR", "instance/files",
+            "Where attached photos and documents are kept (outside the database); back it up with the database "
+            "(`estateflow backup` copies it).", "files"),
+    Setting("ESTATEFLOW_FILES_QUOTA_MB", "2048",
+            "The attached files one estate may keep, in MB; past it uploads are refused with a note to call "
+            "ESTATEFLOW_FILES_CONTACT.", "files"),
+    Setting("ESTATEFLOW_FILES_CONTACT", "系统管理员",
+            "Who staff are told to call when an estate's file quota is full (e.g. 信息部 王工 8801).", "files"),
     Setting("ESTATEFLOW_ACCESS_LOG_DAYS", "365",
             "Days the access log (who saw residents' data in full, exports, PIPL acts) is kept; at least 183 "
             "(six months), whatever is set.", "privacy"),

@@ -44,9 +44,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         auth,
         db,
         errors,
+        files,
         health,
         items,
         pages,
+        residents_messages,
         security,
         units,
         workflows,
@@ -57,12 +59,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     auth.init_app(app)
     admin_data.init_app(app)  # before CSRF: it sets the import confirmation's form size before the form is read
+    files.init_app(app)  # the request size bound (uploads)
     csrf.init_app(app)
     errors.init_app(app)
     pages.init_app(app)
     health.init_app(app)
     account.init_app(app)
     admin_logs.init_app(app)
-    for module in (auth, items, workflows, account, units, admin, admin_units, admin_users, admin_data, admin_logs):
+    residents_messages.init_app(app)
+    for module in (auth, items, workflows, account, units, admin, admin_units, admin_users, admin_data, admin_logs,
+                   files, residents_messages):
         app.register_blueprint(module.bp)
     return app

@@ -77,11 +77,14 @@ class Widget:
     error: str | None = None
     suggest: str | None = None
     """For a `unit` input: the estate whose units static/units.js suggests as the 房号 is typed."""
+    accept: str | None = None
+    """For a `file` input: what the file picker offers (web/files.py `accept_attribute`)."""
+    multiple: bool = False
 
 
 def as_text(field: FieldDef, value: Any, tz: tzinfo) -> str:
     """A stored value as an input's text (datetimes in the estate's local time)."""
-    if value is None:
+    if value is None or field.type == "log":  # a log's input is the next entry: it starts empty
         return ""
     if field.type == "boolean":
         return "true" if value else "false"
@@ -105,7 +108,12 @@ def widget(field: FieldDef, value: str, error: str | None = None, required: bool
         return Widget(kind="select", options=(("", "请选择"), *listed), **common)
     if field.type == "unit":
         return Widget(kind="input", input_type="text", hint=_HINTS["unit"], suggest=estate, **common)
-    if field.type == "text":
+    if field.type == "file":  # never pre-filled: a browser does not let a page choose a file
+        from web.files import accept_attribute, accept_hint
+
+        return Widget(kind="file", input_type="file", hint=accept_hint(field), accept=accept_attribute(field),
+                      multiple=field.multiple, **{**common, "value": ""})
+    if field.type in ("text", "log"):  # a log field's input is its next entry
         return Widget(kind="textarea", **common)
     if field.type == "enum":
         return Widget(kind="select", options=(("", "请选择"), *field.options.items()), **common)
@@ -192,6 +200,31 @@ def field_data(form: MultiDict[str, str], names: Iterable[str]) -> dict[str, str
     Other names in a forged POST are ignored: a step changes only what its form asks for.
     """
     return {name: form[name] for name in names if name in form and form[name].strip() != ""}
+
+
+def narrowed(definition: WorkflowDefinition, kept: Mapping[str, Iterable[str]],
+             submitted: Mapping[str, str] | None = None) -> dict[str, list[tuple[str, str]]]:
+    """Select options (id, label) of the enum fields a branch narrows to the ids in `kept`; a value typed
+    before (the form shown again) stays an option with its label, so re-showing a form changes nothing."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for name, ids in kept.items():
+        spec = definition.fields.get(name)
+        if spec is None:
+            continue
+        typed = submitted.get(name) if submitted is not None else None
+        wanted = {*ids, *([typed] if typed in spec.options else [])}
+        found[name] = [(key, label) for key, label in spec.options.items() if key in wanted]
+    return found
+
+
+def branch(form: MultiDict[str, str]) -> int | None:
+    """The branch a button stands for (its index in `transitions`); None when the form names none.
+
+    A forged value is harmless: fire() honours a branch only if it is one of the step's, the
+    roles allow it and its condition holds.
+    """
+    text = (form.get("branch") or "").strip()
+    return int(text) if text.isdigit() and len(text) <= 6 else None
 
 
 def comment(form: MultiDict[str, str]) -> str | None:

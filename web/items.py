@@ -20,7 +20,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from engine.access import permissions
+from engine.access import branches, permissions
 from engine.errors import GuardFailed, InvalidFields, NotPermitted, TransitionError
 from engine.language import fields
 from engine.language.definition import WorkflowDefinition
@@ -31,7 +31,8 @@ from engine.runtime.registry import REGISTRY
 from engine.views import listing
 from engine.views.inbox import inbox as inbox_page
 from engine.views.item import item_page as read_item_page
-from web import db, errors, forms
+from engine.views.logs import step_records
+from web import db, errors, files, forms
 from web.auth import actor
 from web.security import MAX_ID
 
@@ -118,7 +119,8 @@ def index() -> str:
 
 def item_page(item_id: int, *, open_name: str | None = None, submitted: Any = None,
               error: TransitionError | None = None) -> str:
-    """Render the item page; with `open_name`, that transition's form is open with the error shown."""
+    """Render the item page; with `open_name` (a Choice's key: the name, or name-branch), that form is
+    open with the error shown."""
     session = db.session()
     who = actor()
     now = db.clock().now()
@@ -128,14 +130,18 @@ def item_page(item_id: int, *, open_name: str | None = None, submitted: Any = No
     field_errors = error.fields if isinstance(error, InvalidFields) else {}
     actions = []
     for choice in page.choices:
-        is_open = choice.name == open_name
+        is_open = choice.key == open_name
         # People are picked by display name from the estate's staff holding the field's roles; an empty
         # routed field (dispatch → the trade's lead, the building's housekeeper) starts with its person.
         options = forms.pickers(session, definition, choice.fields, item.estate_id, item.values)
         start = {**item.values, **forms.routed(session, definition, choice.fields, item.estate_id, item.values,
                                                unit_id=item.unit_id)}
+        # A branch's form offers only the options it can fire with (回访满意: 满意, 较满意); a stored
+        # value outside them (an earlier round's answer) is not offered as this form's answer.
+        options.update(forms.narrowed(definition, choice.options, submitted if is_open else None))
+        start = {n: v for n, v in start.items() if n not in choice.options or v in choice.options[n]}
         inputs = forms.widgets(definition, choice.fields, start, tz, submitted if is_open else None,
-                               field_errors if is_open else None, required=choice.fields, options=options,
+                               field_errors if is_open else None, required=choice.required, options=options,
                                estate=item.estate_id)
         general = []
         if is_open and isinstance(error, GuardFailed):
@@ -149,6 +155,7 @@ def item_page(item_id: int, *, open_name: str | None = None, submitted: Any = No
         "items/show.html", page=page, item=item, definition=definition, estate_name=page.estate_name,
         tz=page.timezone, fields=page.fields, state=page.state, actions=actions, now=now,
         timeline=page.timeline, linked=page.linked,
+        records=step_records(session, item, definition, full=page.full),  # logs and countersigns
     )
     if page.shows_personal:
         # PIPL: each page view that showed personal data in full is on record (who, when, which item).
@@ -175,13 +182,18 @@ def fire(item_id: int, name: str) -> Response:
     session = db.session()
     item = get_item(session, item_id, who)
     definition = REGISTRY.compiled(session, item.definition_id)
-    # Exactly what the step's form asks for: other fields in the request are ignored.
-    asked = permissions.form_fields(definition, item.state, name, who.at(item.estate_id))
-    data = forms.field_data(request.form, asked)
-    errors.show_again(lambda error: item_page(item_id, open_name=name, submitted=request.form, error=error))
+    branch = forms.branch(request.form)
+    # Exactly what the step's form asks for (the chosen branch's, when the button was one branch's):
+    # other fields in the request are ignored.
+    placed = who.at(item.estate_id)
+    asked = (permissions.form_fields(definition, item.state, name, placed) if branch is None
+             else branches.form_fields(definition, item.state, name, placed, branch))
+    data: dict[str, Any] = {**forms.field_data(request.form, asked), **files.uploads(definition, asked)}
+    key = name if branch is None else f"{name}-{branch}"
+    errors.show_again(lambda error: item_page(item_id, open_name=key, submitted=request.form, error=error))
     with db.write() as writing:
         done = fire_transition(writing, item_id, name, who, data, forms.comment(request.form), version,
-                               clock=db.clock())
+                               clock=db.clock(), branch=branch)
     state = definition.states.get(done.state)
     flash(f"操作成功：{done.number} 现为“{state.label if state else done.state}”", "success")
     return redirect(url_for("items.show", item_id=item_id))

@@ -20,7 +20,7 @@ from engine.language.graph import mermaid
 from engine.runtime.items import create
 from engine.runtime.registry import REGISTRY
 from engine.views import listing
-from web import db, errors, forms, units
+from web import db, errors, files, forms, units
 from web.auth import actor
 from web.items import render_list
 
@@ -112,7 +112,8 @@ def new(workflow_id: str) -> str | Response:
     permissions.check_create(db.session(), who, definition, estate)
     if request.method == "GET":
         return _form(definition, estate)
-    data = forms.field_data(request.form, listing.create_fields(definition))
+    data: dict[str, Any] = {**forms.field_data(request.form, listing.create_fields(definition)),
+                            **files.uploads(definition, listing.create_fields(definition))}
     errors.show_again(lambda error: _form(definition, estate, request.form, error))
     with db.write() as writing:
         item = create(writing, workflow=workflow_id, estate=estate, actor=who, data=data,

@@ -9,11 +9,15 @@ engine/access/permissions.py builds the availability rule on these. A guard read
 the form's fields is tried over that field's possible inputs: every enum option, true and
 false, and probe values for numbers, dates, texts and people (the guard's own literals, the
 item's numbers and the acting user among them), so a guard that fails whatever is typed
-closes the step and one a typed value satisfies opens it.
+closes the step and one a typed value satisfies opens it. A guard with too many combinations
+to try is split at its top-level `and`s and each part tried over its own fields: one part that
+fails whatever is typed (`patroller == me`) closes the step; otherwise it stays open and fire()
+judges what is typed.
 """
 
 from __future__ import annotations
 
+import ast
 import itertools
 import re
 from collections.abc import Mapping
@@ -22,7 +26,9 @@ from decimal import Decimal
 from typing import Any
 
 from engine.access.actor import Actor
+from engine.errors import ExpressionError
 from engine.language.definition import ME, MY_ROLES, FieldDef, TransitionDef, WorkflowDefinition
+from engine.language.expr import compile_expression
 from engine.language.machine import branch_order
 
 __all__ = ["acting", "fields_read", "guard_refusal", "opens"]
@@ -61,6 +67,8 @@ def _probes(field: FieldDef, values: Mapping[str, Any], literals: tuple[str | De
         found = [now.date() + timedelta(days=d) for d in (0, 1, -1, _FAR, -_FAR)]
     elif kind == "datetime":
         found = [now + timedelta(days=d) for d in (0, 1, -1, _FAR, -_FAR)]
+    elif kind == "file":  # a guard on a file field counts its files (len(photos) >= 2)
+        found = [("",), ("",) * 3, ("",) * 20]
     elif kind == "user":
         # The form may name the acting user (handler == me): try them, not just the guard's literals.
         found = ["", *(v for v in literals if isinstance(v, str)), *([values[ME]] if values.get(ME) else [])]
@@ -75,24 +83,60 @@ def _may_hold(transition: TransitionDef, definition: WorkflowDefinition, values:
               now: datetime, asks: tuple[str, ...]) -> bool:
     """Whether the guard holds on `values`, or on some input for the form's fields it reads."""
     when = transition.when
-    if when is None or bool(when.evaluate(values, now)):
+    if when is None:
+        return True
+    found = _tried(when, transition, definition, values, now, asks)
+    if found is not None:
+        return found
+    # Too many combinations for the whole guard: a conjunction still fails when one of its parts
+    # fails whatever is typed (patrol's complete: `patroller == me and` six checkpoints), so each
+    # part is tried over its own fields; a part with too many stays open and fire() judges.
+    parts = _conjuncts(when.source, definition)
+    return parts is None or all(_tried(p, transition, definition, values, now, asks) is not False for p in parts)
+
+
+def _tried(when: Any, transition: TransitionDef, definition: WorkflowDefinition, values: Mapping[str, Any],
+           now: datetime, asks: tuple[str, ...]) -> bool | None:
+    """Whether `when` holds on `values` or on some input of the form's fields it reads; None: too many to try."""
+    if when.evaluate(values, now) is True:
         return True
     typed = [n for n in asks if n in when.names and n in definition.fields]
     if not typed:
         return False
-    literals = _literals(when.source)
+    literals = _literals(transition.when.source if transition.when is not None else when.source)
     choices = [_probes(definition.fields[n], values, literals, now, n in transition.require) for n in typed]
     tries = 1
     for options in choices:
         tries *= len(options)
     if tries > _MAX_TRIES:
-        return True  # too many to try here: offer the step, fire() judges what is typed
+        return None
     working = dict(values)
     for combination in itertools.product(*choices):
         working.update(zip(typed, combination, strict=True))
-        if bool(when.evaluate(working, now)):
+        if when.evaluate(working, now) is True:
             return True
     return False
+
+
+def _conjuncts(source: str, definition: WorkflowDefinition) -> tuple[Any, ...] | None:
+    """The top-level `and` operands of a guard, compiled apart; None when it is no conjunction."""
+    text = f"({source})"  # a guard folded over several YAML lines parses as one expression
+    try:
+        tree = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        return None
+    if not (isinstance(tree, ast.BoolOp) and isinstance(tree.op, ast.And)):
+        return None
+    # The guard compiled already, so its role literals were in the catalogue: accept them again.
+    roles = {r: r for r in _literals(source) if isinstance(r, str)}
+    parts = []
+    for operand in tree.values:
+        segment = ast.get_source_segment(text, operand)
+        try:
+            parts.append(compile_expression(segment or "", definition.fields, want="boolean", roles=roles))
+        except ExpressionError:
+            return None
+    return tuple(parts)
 
 
 def opens(branches: tuple[TransitionDef, ...], definition: WorkflowDefinition, values: Mapping[str, Any],
@@ -112,23 +156,30 @@ def _read(branches: tuple[TransitionDef, ...]) -> frozenset[str]:
 
 def guard_refusal(definition: WorkflowDefinition, branches: tuple[TransitionDef, ...], values: Mapping[str, Any],
                   names: Mapping[str, str] | None = None, *, typed: bool = False) -> str:
-    """Why the guards of `branches` refuse, in plain Chinese: the fields involved by label, never the expression.
+    """Why the guards of `branches` refuse, in plain Chinese: the `when` labels, else the fields involved
+    by label; never the expression.
 
-    A guard reading `me` refuses someone other than the person in charge: 不是本事项的责任人,
+    A labelled guard (`when: {if: ..., label: ...}`) is named by its label. An unlabelled one
+    reading `me` refuses someone other than the person in charge: 不是本事项的责任人,
     naming that person (the `user` fields the guard reads) by display name from `names`
-    (username → display name); a login id is never shown.
+    (username → display name); a login id is never shown. Other unlabelled guards name the
+    fields they read.
     """
-    read = _read(branches)
-    involved = fields_read(definition, branches)
-    if ME in read:
+    labelled = list(dict.fromkeys(t.when_label for t in branches if t.when is not None and t.when_label))
+    plain = tuple(t for t in branches if t.when is not None and not t.when_label)
+    read = _read(plain)
+    involved = fields_read(definition, plain)
+    if ME in read and not labelled:
         people = [names[v] for n in involved if definition.fields[n].type == "user"
                   for v in [values.get(n)] if isinstance(v, str) and names and v in names]
         people = list(dict.fromkeys(people))
         return "不是本事项的责任人" + (f"（责任人：{'、'.join(people)}）" if people else "")
     labels = [f"“{definition.fields[n].label}”" for n in involved]
     if typed:
-        return "要看填写的" + ("、".join(labels) if labels else "内容") + "是否满足条件"
-    return "条件不满足" + (f"（与{'、'.join(labels)}有关）" if labels else "")
+        asked = "、".join(labels) if labels else "内容"
+        return f"要看填写的{asked}是否满足条件" + (f"：{'；'.join(labelled)}" if labelled else "")
+    text = "条件不满足" + (f"：{'；'.join(labelled)}" if labelled else "")
+    return text + (f"（与{'、'.join(labels)}有关）" if labels else "")
 
 
 def fields_read(definition: WorkflowDefinition, branches: tuple[TransitionDef, ...]) -> tuple[str, ...]:

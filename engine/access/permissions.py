@@ -176,7 +176,9 @@ def permitted_branches(actor: Actor, name: str, candidates: tuple[TransitionDef,
 # -- firing: guards --------------------------------------------------------------------------
 
 def _asked(branches: tuple[TransitionDef, ...]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(n for t in branches for n in t.require))
+    # `require_new` fields are asked too: they must be typed in this very step.
+    # `attach`: file fields the step offers without requiring them.
+    return tuple(dict.fromkeys(n for t in branches for n in (*t.require, *t.require_new, *t.attach)))
 
 
 def form_fields(definition: WorkflowDefinition, state: str, name: str, actor: Actor) -> tuple[str, ...]:
@@ -253,7 +255,8 @@ def _judge(definition: WorkflowDefinition, state: str, name: str, branches: tupl
         # Not a refusal on the page (the step is offered), but fire() with nothing typed fails the guard.
         reasons.append(Reason("guard_failed", guard_refusal(definition, opened, values, names, typed=True),
                               fields=guards.fields_read(definition, opened)))
-    needs = tuple(f for f in chosen.require if not fields.is_filled(values.get(f))) if chosen is not None else ()
+    needs = tuple(dict.fromkeys((*(f for f in chosen.require if not fields.is_filled(values.get(f))),
+                                 *chosen.require_new))) if chosen is not None else ()
     if needs:
         reasons.append(Reason("invalid_fields", "需要填写：" + "、".join(definition.fields[f].label for f in needs),
                               fields=needs))

@@ -10,7 +10,9 @@ with the password `demo1234` and no forced change. Items are made by really crea
 and firing transitions through engine.runtime.items, for every published workflow (so new
 workflows get demo items without code here), walking a different number of steps each so
 the items end up spread over the states. A `unit` field names a real unit of the item's
-estate, a `user` field a real member of its staff holding a role the field allows.
+estate, a `user` field a real member of its staff holding a role the field allows, a `phone` field
+the number of one of its residents, two in three of whom have agreed to reminder texts and a few opted
+out (engine/cli/demo_consents.py), so its 缴费提醒 come out both sent and withheld.
 
 Idempotent: when the estate `demo` exists, nothing is written (a second `make demo`
 keeps the database); `reset=True` deletes the demo estates, their staff and items first.
@@ -34,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.access import permissions
 from engine.access.actor import Actor, load_actor
 from engine.cli.common import URL_OPTION, opened
+from engine.cli.demo_consents import forget_consents, seed_consents
 from engine.cli.demo_org import (
     DEMO_ESTATE,
     LAYOUTS,
@@ -46,13 +49,13 @@ from engine.cli.demo_org import (
 )
 from engine.clock import Clock, FixedClock, SystemClock
 from engine.errors import EngineError, TransitionError
-from engine.language.definition import FieldDef, TransitionDef, WorkflowDefinition
+from engine.language.definition import FieldDef, LinkAction, TransitionDef, WorkflowDefinition
 from engine.org.roles import role_catalogue
 from engine.org.staff import staff_of
 from engine.runtime.items import create, fire
 from engine.runtime.registry import REGISTRY, Registry
 from engine.store.db import transaction
-from engine.store.models import Estate, WorkflowVersion
+from engine.store.models import Estate, Item, WorkflowVersion
 
 __all__ = ["DEMO_ESTATE", "OTHER_ESTATE", "OTHER_USER", "PASSWORD", "Seeded", "demo", "seed"]
 
@@ -101,6 +104,15 @@ def _text(field: FieldDef, rng: random.Random) -> str:
     return rng.choice(_ISSUES)
 
 
+_FOLLOW_UPS = ("已电话联系业主，约定明天上午回复", "已催办责任部门，预计今天处理完", "业主不在家，已留言",
+               "已上门查看，等待配件")
+_AHEAD = ("end", "until", "resume", "due", "appointment", "planned", "scheduled", "expire")
+"""Parts of datetime field names meaning a time to come (ends_at, resume_at, appointment_at...)."""
+_DONE_ON = ("checked", "visited", "sent", "paid", "inspected", "issued", "rectified", "closed", "approved",
+            "archived", "reported", "requested", "patrol_date")
+"""Parts of date field names meaning a day already reached (checked_on...; a patrol starts on its day)."""
+
+
 def sample(field: FieldDef, rng: random.Random, now: datetime, unit_numbers: list[str],
            staff: Mapping[str, frozenset[str]] | None = None) -> Any:
     """A plausible value for any field, by its type (and a few common names): a `unit` field one of
@@ -112,6 +124,10 @@ def sample(field: FieldDef, rng: random.Random, now: datetime, unit_numbers: lis
         return rng.choice(list(field.options))
     if kind == "text":
         return _text(field, rng)
+    if kind == "log":  # the text of one new entry (跟进记录); the runtime adds who and when
+        return rng.choice(_FOLLOW_UPS)
+    if kind == "file":  # no photos: seeding would fill the site's file store with samples nobody took
+        return None
     if kind == "string":
         if "unit" in name or "房" in field.label:
             return rng.choice(unit_numbers)
@@ -127,8 +143,12 @@ def sample(field: FieldDef, rng: random.Random, now: datetime, unit_numbers: lis
     if kind == "boolean":
         return rng.random() < 0.7
     if kind == "date":
+        if any(k in name for k in _DONE_ON):  # the day something was done (or a round is due): not ahead
+            return (now - timedelta(days=rng.randint(0, 3))).date()
         return (now + timedelta(days=rng.randint(1, 10))).date()
     if kind == "datetime":
+        if any(k in name for k in _AHEAD):  # an end, a resumption, a booking: later than now (guards test it)
+            return now + timedelta(days=rng.randint(1, 10), hours=rng.randint(0, 12))
         return now - timedelta(hours=rng.randint(1, 48))
     if kind == "user":
         allowed = frozenset(field.roles)
@@ -142,8 +162,10 @@ class _Walker:
     """Creates items and fires transitions as the demo users, each step its own transaction."""
 
     def __init__(self, factory: sessionmaker[Session], actors: dict[str, Actor], rng: random.Random,
-                 registry: Registry) -> None:
+                 registry: Registry, phones: Mapping[str, list[str]] | None = None) -> None:
         self.factory, self.actors, self.rng, self.registry = factory, actors, rng, registry
+        self.phones = phones or {}
+        """Per estate, the residents' mobile numbers: a caller gives their own (their SMS choices are recorded)."""
         self.unit_numbers = {estate: unit_numbers(layout) for estate, layout in LAYOUTS.items()}
         with factory() as session:
             self.staff = {estate: {m.username: frozenset(m.roles) for m in staff_of(session, estate)}
@@ -164,17 +186,36 @@ class _Walker:
 
     def data(self, definition: WorkflowDefinition, names: Any, now: datetime, estate: str) -> dict[str, Any]:
         """Sample values for `names`, with the units and staff of `estate`."""
-        return {n: sample(definition.fields[n], self.rng, now, self.unit_numbers[estate], self.staff[estate])
+        data = {n: sample(definition.fields[n], self.rng, now, self.unit_numbers[estate], self.staff[estate])
                 for n in names}
+        for name in data:
+            if definition.fields[name].type == "phone" and self.phones.get(estate):
+                data[name] = self.rng.choice(self.phones[estate])
+        return data
+
+    def linked(self, branches: list[TransitionDef], estate: str) -> dict[str, Any]:
+        """For each `link` action of `branches`, the number of an item of `estate` it may link to (a
+        published notice for intake's 已有公告): a made-up number would only be refused."""
+        found: dict[str, Any] = {}
+        for action in (a for t in branches for a in t.actions if isinstance(a, LinkAction)):
+            query = select(Item.number).where(Item.estate_id == estate, Item.workflow_id == action.workflow)
+            if action.states:
+                query = query.where(Item.state.in_(action.states))
+            with self.factory() as session:
+                numbers = session.scalars(query.order_by(Item.id)).all()
+            if numbers:
+                found[action.number_field] = self.rng.choice(numbers)
+        return found
 
     def item(self, definition: WorkflowDefinition, estate: str, steps: int, clock: FixedClock) -> int | None:
         """Create one item and walk up to `steps` transitions; returns its id (None if it could not be made)."""
         creator = self.creator(definition, estate)
         if creator is None:
             return None
-        intake = [n for n, f in definition.fields.items() if f.required or self.rng.random() < 0.6]
-        later = {n for t in definition.transitions for n in t.require} | {a.field for t in definition.transitions
-                                                                          for a in t.set}
+        # A caller always leaves a number (the residents' own: their SMS choices decide what is texted).
+        intake = [n for n, f in definition.fields.items() if f.required or f.type == "phone" or self.rng.random() < 0.6]
+        later = {n for t in definition.transitions for n in (*t.require, *t.require_new)} | {
+            a.field for t in definition.transitions for a in t.set}
         names = [n for n in intake if definition.fields[n].required or n not in later]
         try:
             with transaction(self.factory) as session:
@@ -218,11 +259,12 @@ class _Walker:
                 who = self.actor_for(branch, estate)
                 if who is None:
                     continue
-                asked = dict.fromkeys(n for t in branches for n in t.require)
+                asked = dict.fromkeys(n for t in branches for n in (*t.require, *t.require_new))
                 for _attempt in range(3):  # random data may miss a guard; try again
+                    data = {**self.data(definition, asked, clock.now(), estate), **self.linked(branches, estate)}
                     try:
                         with transaction(self.factory) as session:
-                            done = fire(session, item_id, name, who, self.data(definition, asked, clock.now(), estate),
+                            done = fire(session, item_id, name, who, data,
                                         comment=self.rng.choice(["", "已跟进", "按流程处理"]) or None,
                                         version=version, clock=clock, registry=self.registry)
                         return done.state, done.version
@@ -242,18 +284,24 @@ def seed(factory: sessionmaker[Session], *, clock: Clock | None = None, reset: b
     with transaction(factory) as session:
         if reset:
             reset_org(session)
+            forget_consents(session, tuple(LAYOUTS))
         if session.get(Estate, DEMO_ESTATE) is not None:
             return Seeded(False)
         catalogue = role_catalogue(session)
         if not catalogue:
             raise EngineError("no workflow is published yet: run `estateflow publish` first")
         ids = seed_org(session, catalogue, rng)
+        # Consents recorded for some residents' phones, opt-outs for a few (engine/cli/demo_consents.py).
+        phones = seed_consents(session, tuple(LAYOUTS), (clock or SystemClock()).now())
         workflow_ids = session.scalars(select(WorkflowVersion.workflow_id).distinct()
                                        .order_by(WorkflowVersion.workflow_id)).all()
     with factory() as session:
         actors = {name: load_actor(session, uid) for name, uid in ids.items()}
         definitions = [c.definition for c in (registry.current(session, w, DEMO_ESTATE) for w in workflow_ids) if c]
-    walker = _Walker(factory, actors, rng, registry)
+    # Workflows others `link` to (notice) go first, so that their items exist when intake links to one.
+    targets = {a.workflow for d in definitions for t in d.transitions for a in t.actions if isinstance(a, LinkAction)}
+    definitions.sort(key=lambda d: d.id not in targets)
+    walker = _Walker(factory, actors, rng, registry, phones)
     now = (clock or SystemClock()).now()
     made = 0
     for definition in definitions:

@@ -21,7 +21,9 @@ from engine.cli.common import fail
 from engine.errors import DefinitionError, EngineError, Problem
 from engine.language.loader import (
     CALENDAR_FILE,
+    CALENDARS_DIR,
     DEFAULT_WORKFLOWS_DIR,
+    MESSAGES_FILE,
     ROLES_FILE,
     ROUTING_FILE,
     Loader,
@@ -29,11 +31,13 @@ from engine.language.loader import (
     calendar_files,
     is_estate_file,
     is_overlay,
+    message_files,
     overlay_files,
     overlay_target,
     read_source,
     routing_files,
 )
+from engine.language.messages import ESTATE_MESSAGES_FILE
 from engine.settings import load_env_file
 
 WORKFLOWS_OPTION = click.option(
@@ -68,6 +72,7 @@ class _LazyGroup(click.Group):
         "worker": "engine.cli.serve:worker",
         "check": "engine.cli.operations:check",
         "backup": "engine.cli.operations:backup",
+        "restore": "engine.cli.operations:restore",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -102,8 +107,10 @@ Kind = str  # "workflow", "overlay", "calendar", "routing", "estate_file" (anoth
 def _kind(path: Path) -> Kind:
     if not path.is_file():  # a stat only: a FIFO or a link to /dev/zero is refused, never read
         return "unreadable"
-    if path.name == CALENDAR_FILE:
+    if path.name == CALENDAR_FILE or path.parent.name == CALENDARS_DIR:  # calendars/<name>.yaml: a named calendar
         return "calendar"
+    if path.name in (MESSAGES_FILE, ESTATE_MESSAGES_FILE):  # resident message templates (engine/language/messages.py)
+        return "messages"
     if is_estate_file(path):
         return "routing" if path.name == ROUTING_FILE else "estate_file"
     return "overlay" if is_overlay(path) else "workflow"
@@ -114,7 +121,8 @@ def _targets(paths: tuple[Path, ...]) -> list[tuple[Path, Kind]]:
     targets: list[tuple[Path, Kind]] = []
     for path in paths:
         if path.is_dir():
-            found = [*base_files(path), *overlay_files(path), *calendar_files(path), *routing_files(path)]
+            found = [*base_files(path), *overlay_files(path), *calendar_files(path), *routing_files(path),
+                     *message_files(path)]
             # Folders of broken examples may nest: take their other .yaml files too.
             found += [p for p in sorted(path.rglob("*.yaml")) if p not in found and p.name != ROLES_FILE]
             targets += [(p, _kind(p)) for p in found]
@@ -160,6 +168,10 @@ def _check_file(loaders: dict[Path, Loader], default_dir: Path, path: Path, kind
             message = (f"not an overlay (the name starts with _) and not an estate file estateflow knows: "
                        f"the routing table is {ROUTING_FILE}")
             return [Problem(str(path), 1, 1, (), message, "estate_file")]
+        if kind == "messages":
+            workflows_dir = path.parent if path.name == MESSAGES_FILE else overlay_target(path)[0]
+            loader = loaders.get(workflows_dir) or loaders.setdefault(workflows_dir, Loader(workflows_dir))
+            return loader.messages_problems(path)
         if kind == "routing":
             workflows_dir = overlay_target(path)[0]
             loader = loaders.get(workflows_dir) or loaders.setdefault(workflows_dir, Loader(workflows_dir))
@@ -183,6 +195,7 @@ def _check_file(loaders: dict[Path, Loader], default_dir: Path, path: Path, kind
 @WORKFLOWS_OPTION
 def validate(paths: tuple[Path, ...], workflows_dir: Path | None) -> None:
     """Check workflow files (default: the definitions folder) and report every problem."""
+    guessed = workflows_dir is None
     if workflows_dir is None:
         folders_with_roles = [p for p in paths if p.is_dir() and (p / ROLES_FILE).exists()]
         workflows_dir = folders_with_roles[0] if folders_with_roles else DEFAULT_WORKFLOWS_DIR
@@ -191,6 +204,10 @@ def validate(paths: tuple[Path, ...], workflows_dir: Path | None) -> None:
     except DefinitionError as error:
         click.echo(str(error))
         click.echo(f"cannot check anything without the role catalogue {workflows_dir / ROLES_FILE}", err=True)
+        if guessed and not (workflows_dir / ROLES_FILE).exists():
+            # A file checked outside the site's folder: the roles live with the site's definitions.
+            click.echo("pass the definitions folder that holds roles.yaml: estateflow validate FILE "
+                       "--workflows DIR (or set ESTATEFLOW_WORKFLOWS)", err=True)
         sys.exit(1)
     targets = _targets(paths or (workflows_dir,))
     problems = [p for path, kind in targets for p in _check_file(loaders, workflows_dir, path, kind)]

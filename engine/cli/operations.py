@@ -2,7 +2,9 @@
 
     estateflow check [--estate E]      every invariant of every item (engine/views/invariants.py);
                                        a line per violation, exit 1 when there is any
-    estateflow backup FILE             a consistent copy of a SQLite database, taken while it serves
+    estateflow backup FILE             a consistent copy of a SQLite database, taken while it serves,
+                                       and the attached files its rows name in FILE.files/
+    estateflow restore FILE            the copy put back in place, its files into the file store
 
 Both print ids, item numbers, state ids and paths only: never a field value.
 PostgreSQL is backed up with pg_dump (docs/operations.md, "Backups and restore").
@@ -14,13 +16,13 @@ import os
 import sqlite3
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
 from engine.cli.common import URL_OPTION, opened, shown_url
 
-__all__ = ["backup", "check"]
+__all__ = ["backup", "check", "restore"]
 
 
 @click.command()
@@ -39,6 +41,7 @@ def check(url: str | None, estate: str | None) -> None:
         for violation in violations(factory, estate=estate):
             click.echo(str(violation))
             found += 1
+        found += _check_files(factory, estate)
     where = f" of estate {estate}" if estate else ""
     if found:
         click.echo(f"{found} violation(s) among {checked} item(s){where}", err=True)
@@ -46,9 +49,36 @@ def check(url: str | None, estate: str | None) -> None:
     click.echo(f"OK: {checked} item(s){where} checked, every invariant holds")
 
 
+def _check_files(factory: Any, estate: str | None) -> int:
+    """Attachments without their stored file, and (checking every estate) stored files without a row."""
+    from engine.files import integrity, storage
+
+    store, found = storage.configured(), 0
+    with factory() as session:
+        lines = [*integrity.missing(session, store, estate)]
+        lines += [] if estate else integrity.orphaned(session, store)
+    for line in lines:
+        click.echo(line)
+        found += 1
+    return found
+
+
 def _refuse(message: str) -> NoReturn:
     click.echo(message, err=True)
     sys.exit(1)
+
+
+def _sqlite_target(url: str | None) -> Path:
+    """The database file a SQLite URL names (it need not exist yet); any other URL is refused."""
+    from sqlalchemy.engine import make_url
+
+    from engine.store.db import database_url
+
+    parsed = make_url(database_url(url))
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        _refuse(f"restore puts back a SQLite database file; {shown_url(url)} is not one: use pg_restore "
+                "(docs/operations.md, \"Backups and restore\")")
+    return Path(parsed.database)
 
 
 def _sqlite_path(url: str | None) -> Path:
@@ -117,3 +147,66 @@ def backup(file: Path, url: str | None, overwrite: bool) -> None:
         partial.unlink(missing_ok=True)
     size = file.stat().st_size
     click.echo(f"backed up {source} to {file}: {pages} pages, {size / 1_000_000:.1f} MB")
+    _backup_files(file, overwrite)
+
+
+def files_folder(backup_file: Path) -> Path:
+    """Where a backup keeps the attached files: FILE.files/ beside FILE."""
+    return backup_file.with_name(backup_file.name + ".files")
+
+
+def _backup_files(file: Path, overwrite: bool) -> None:
+    """Copy the files the backup's own rows name (not the live table's: the copy and its files agree)."""
+    import shutil
+
+    from engine.files import integrity, storage
+    from engine.store.db import make_engine, make_session_factory
+
+    folder = files_folder(file)
+    if folder.exists():
+        if not overwrite:
+            _refuse(f"{folder} exists: give a new name, or --overwrite to replace it")
+        shutil.rmtree(folder)
+    engine = make_engine(f"sqlite:///{file}")
+    try:
+        with make_session_factory(engine)() as session:
+            copied, lacking = integrity.copy_files(session, storage.configured(), storage.FolderStore(folder))
+    finally:
+        engine.dispose()
+    click.echo(f"copied {copied} attached file(s) to {folder}")
+    for key in lacking:
+        click.echo(f"file store: {key} was already missing, not in the backup", err=True)
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@URL_OPTION
+@click.option("--overwrite", is_flag=True, help="Replace the database file if it exists.")
+def restore(file: Path, url: str | None, overwrite: bool) -> None:
+    """Put a backup FILE (and its FILE.files/) back in place of the SQLite database; stop the server first."""
+    import shutil
+
+    from engine.files import integrity, storage
+    from engine.store.db import make_engine, make_session_factory
+
+    target = _sqlite_target(url)
+    if target.exists() and not overwrite:
+        _refuse(f"{target} exists: stop the server and worker, then give --overwrite to replace it")
+    if target.exists() and target.resolve() == file.resolve():
+        _refuse(f"{file} is the database itself")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    shutil.copyfile(file, partial)
+    for suffix in ("-wal", "-shm"):  # the old database's journal must not be replayed onto the backup
+        target.with_name(target.name + suffix).unlink(missing_ok=True)
+    os.replace(partial, target)
+    engine = make_engine(f"sqlite:///{target}")
+    try:
+        with make_session_factory(engine)() as session:
+            copied, lacking = integrity.copy_files(session, storage.FolderStore(files_folder(file)),
+                                                   storage.configured())
+    finally:
+        engine.dispose()
+    click.echo(f"restored {file} to {target} and {copied} attached file(s) to {storage.configured().root}")
+    for key in lacking:
+        click.echo(f"file store: {key} is not in the backup", err=True)

@@ -1,6 +1,6 @@
 """The `estateflow send` command: drain the notification outbox, once or in a loop.
 
-The sender comes from the environment (see engine.runtime.outbox.sender_from_env and
+The sender comes from the environment (see engine.runtime.senders.sender_from_env and
 docs/notifications.md). The lead registers SEND_COMMANDS with the CLI.
 """
 
@@ -35,17 +35,19 @@ def send_pass(batch: int = 100) -> Callable[[sessionmaker[Session], bool], Drain
     """One outbox pass as `send`, `tick --send` and `worker` run it: `run(factory, always)` drains up to
     `batch` messages with the sender of the environment and prints what it did (when anything
     happened, or `always`). A bad sender setting prints one line and exits 1 here, before any pass."""
-    from engine.runtime.outbox import RetryPolicy, drain, sender_from_env
+    from engine.runtime.outbox import RetryPolicy, drain
+    from engine.runtime.senders import sender_from_env
+    from engine.runtime.sms import sms_sender_from_env
 
     try:
-        sender, policy = sender_from_env(), RetryPolicy.from_env()
+        sender, policy, sms = sender_from_env(), RetryPolicy.from_env(), sms_sender_from_env()
     except ValueError as error:
         click.echo(f"cannot send: {error}", err=True)
         sys.exit(1)
 
     def run(factory: sessionmaker[Session], always: bool = False) -> DrainResult:
-        result = drain(factory, sender, batch=batch, policy=policy)
-        if always or result.sent or result.retrying or result.failed:
+        result = drain(factory, sender, batch=batch, policy=policy, sms=sms)
+        if always or result.sent or result.retrying or result.failed or result.cancelled:
             click.echo(str(result))
         return result
 

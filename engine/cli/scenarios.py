@@ -11,11 +11,17 @@ created the same way when first named. Units: those listed under `units:`, or el
 number the steps' `unit` fields name, are created (with their building: the part before the
 first '-'), so that a scenario can name a unit by its number; with `units:` a number not
 listed is refused as on a live site (engine/cli/scenario_cast.py makes them).
-The current item is the one the last successful `create` made. `advance` moves the clock
+The current item is the one the last successful `create` made; a step's `item:` chooses
+another for that step and the ones after it: `spawned <workflow>` (the newest item of that
+workflow the current item spawned), `parent` (the item that spawned the current one) or `main`
+(the one the last `create` made). A step may hold only `item:` and `expect`, to look at an item;
+`expect` checks the current item (its state, fields, version...) by its own workflow, and a
+`log` field is expected as the list of its entries' texts (engine/cli/scenario_expect.py). `advance` moves the clock
 to each due time event in turn and runs a tick pass there (engine/runtime/tick.py), so an
 escalation ladder plays out in order; limits count by the calendar of the workflow's
 definitions folder. `notified` lists every role notified about the item so far, and each
-person told by a `notify: {user: ...}` as `@username`.
+person told by a `notify: {user: ...}` as `@username`; `texted` and `not_texted` the resident
+messages queued and withheld, after the scenario's `consents:` (engine/cli/scenario_messages.py).
 """
 
 from __future__ import annotations
@@ -27,40 +33,34 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.access.actor import Actor
+from engine.cli import scenario_expect, scenario_files, scenario_messages, scenario_steps
 from engine.cli.scenario_cache import TemplateDatabase, cached_load, cached_loader
 from engine.cli.scenario_cast import Cast, people_of
 from engine.cli.scenario_cast import Failed as _Failed
+from engine.cli.scenario_expect import mapping
 from engine.clock import DEFAULT_TIMEZONE, FixedClock
 from engine.errors import ERROR_CODES, DefinitionError, TransitionError
-from engine.language import fields
-from engine.language.compiler import parse_duration
-from engine.language.definition import SpawnAction
+from engine.language.definition import LinkAction, SpawnAction, WorkflowDefinition
+from engine.language.durations import parse_duration
 from engine.language.loader import DEFAULT_WORKFLOWS_DIR, ROLES_FILE, Loader, read_source
 from engine.runtime import tick, timers
 from engine.runtime.items import ItemView, create, fire, get_item
 from engine.runtime.registry import Registry
 from engine.store.db import make_engine, make_session_factory, transaction
-from engine.store.models import (
-    Estate,
-    Item,
-    ItemHistory,
-    ItemLink,
-    Outbox,
-    User,
-)
+from engine.store.models import Estate, Item, ItemLink
 
 __all__ = ["DEFAULT_START", "Result", "find_scenarios", "run_paths"]
 
 DEFAULT_START = "2026-03-02T09:00:00+08:00"
 DEFAULT_ESTATE = "demo"
-SCENARIO_KEYS = {"name", "workflow", "estate", "start_at", "users", "units", "steps"}
-STEP_KEYS = {"create", "fire", "advance", "as", "data", "comment", "version", "expect", "expect_error"}
-EXPECT_KEYS = {"state", "fields", "version", "spawned", "history_count", "notified", "overdue", "due"}
-DUE_WORDS = ("not_yet", "due", "overdue", "none")
+SCENARIO_KEYS = {"name", "workflow", "estate", "start_at", "users", "units", "steps", "consents"}
+STEP_KEYS = {"create", "fire", "advance", "as", "data", "comment", "version", "expect", "expect_error", "item",
+             "branch", "expect_refusal", "workflow"}
+ITEM_WORDS = ("main", "parent", "spawned <workflow>")
 
 
 @dataclass(frozen=True)
@@ -111,8 +111,9 @@ def _run_file(path: Path, workflows_dir: Path, template: TemplateDatabase, loade
     engine = make_engine(f"sqlite:///{database}")
     try:
         runner = Runner(path, document, workflows_dir, make_session_factory(engine), loaders, source.smap)
-        runner.run()
-    except _Failed as failure:
+        with scenario_files.store():  # attached files go to a folder of the scenario's own
+            runner.run()
+    except (_Failed, scenario_files.Failed) as failure:
         return Result(name, str(path), str(failure))
     except DefinitionError as error:
         return Result(name, str(path), "the workflow has problems:\n" + str(error))
@@ -136,6 +137,8 @@ class Runner:
         self.tz = ZoneInfo(DEFAULT_TIMEZONE)
         self.clock = FixedClock(self._start(self.doc.get("start_at", DEFAULT_START)))
         self.item: ItemView | None = None
+        self.main: ItemView | None = None
+        """The item the last `create` made (`item: main`)."""
         self.loader, target = self._loader(str(self.doc["workflow"]), workflows_dir, loaders)
         try:
             people = people_of(self.doc.get("users"), self.loader.roles)
@@ -190,12 +193,16 @@ class Runner:
             session.add(Estate(id=self.estate, name=self.estate, timezone=DEFAULT_TIMEZONE))
             session.flush()
             pending, seen = [self.definition], {self.definition.id}
+            # `create` steps of another workflow (`workflow: notice`): published like the scenario's own.
+            for other in sorted(self._other_workflows() - seen):
+                seen.add(other)
+                pending.append(cached_load(self.loader, self.loader.workflows_dir / f"{other}.yaml", self.estate))
             while pending:
                 definition = pending.pop()
                 self.registry.publish(session, definition, roles=self.loader.catalogue.document, estate=self.estate,
                                       now=self.clock.now())
                 for action in (a for t in definition.transitions for a in t.actions):
-                    if isinstance(action, SpawnAction) and action.workflow not in seen:
+                    if isinstance(action, SpawnAction | LinkAction) and action.workflow not in seen:
                         seen.add(action.workflow)
                         path = self.loader.workflows_dir / f"{action.workflow}.yaml"
                         pending.append(cached_load(self.loader, path, self.estate))
@@ -204,6 +211,8 @@ class Runner:
                 raise self._problem(("units",), "units is a list of unit numbers such as 3-1-502")
             for number in listed or ():
                 self.cast.add_unit(session, str(number))
+            # Messages to residents: the folder's templates, and each phone's recorded choice (`consents:`).
+            scenario_messages.set_up(session, self.loader, self.estate, self.doc.get("consents"), self.clock.now())
 
     def actor(self, name: str) -> Actor:
         """The acting user `as:` names (engine/cli/scenario_cast.py)."""
@@ -226,41 +235,101 @@ class Runner:
         if unknown:
             raise _Failed(f"unknown key '{unknown[0]}' (allowed: {', '.join(sorted(STEP_KEYS))})")
         kinds = [k for k in ("create", "fire", "advance") if k in step]
+        if "item" in step:
+            self._select(step["item"])
+            if not kinds:  # only looking at the chosen item
+                if "expect" in step:
+                    self._check(step["expect"])
+                return
         if len(kinds) != 1:
-            raise _Failed("each step has exactly one of create, fire, advance")
+            raise _Failed("each step has exactly one of create, fire, advance (or only item and expect)")
         expected_error = step.get("expect_error")
         if expected_error is not None and expected_error not in ERROR_CODES:
             raise _Failed(f"expect_error '{expected_error}' is not one of {', '.join(sorted(ERROR_CODES))}")
         try:
             getattr(self, f"_do_{kinds[0]}")(step)
         except TransitionError as error:
-            if expected_error != error.code:
+            refusal = "expect_refusal" in step  # any code, unless expect_error names one
+            if expected_error != error.code and not (refusal and expected_error is None):
                 if expected_error is None:
                     raise _Failed(f"unexpected error {error.code}: {error.message}") from None
                 raise _Failed(f"expected error {expected_error}, got {error.code}: {error.message}") from None
+            if refusal:
+                problem = scenario_steps.refusal_problem(self.definition, error, step["expect_refusal"])
+                if problem:
+                    raise _Failed(problem) from None
         else:
-            if expected_error is not None:
-                raise _Failed(f"expected error {expected_error}, got {self._state_text()}")
+            if expected_error is not None or "expect_refusal" in step:
+                raise _Failed(f"expected error {expected_error or 'a refusal'}, got {self._state_text()}")
         if "expect" in step:
             self._check(step["expect"])
 
+    def _other_workflows(self) -> set[str]:
+        """The workflows `create` steps name with `workflow:` (an item a linked one needs, e.g. a notice)."""
+        steps = [s for s in self.doc["steps"] if isinstance(s, dict) and "workflow" in s]
+        for step in steps:
+            if not (self.loader.workflows_dir / f"{step['workflow']}.yaml").exists() or "create" not in step:
+                raise _Failed(f"workflow: names a workflow of the folder, on a create step, not {step['workflow']!r}")
+        return {str(s["workflow"]) for s in steps}
+
     def _do_create(self, step: Mapping[str, Any]) -> None:
-        data = _mapping(step["create"] or {}, "create")
-        self.cast.prepare(self.definition, data, units="units" not in self.doc)
+        data = mapping(step["create"] or {}, "create")
+        definition = self.definition
+        if "workflow" in step:  # an item of another workflow (engine/cli/scenarios.py _other_workflows)
+            path = self.loader.workflows_dir / f"{step['workflow']}.yaml"
+            definition = cached_load(self.loader, path, self.estate)
+        self.cast.prepare(definition, data, units="units" not in self.doc)
+        data = scenario_files.uploads(definition, data, self.path.parent)  # {file: PATH} → the file's bytes
         with transaction(self.factory) as session:
-            self.item = create(session, workflow=self.definition.id, estate=self.estate, actor=self.actor(_as(step)),
+            self.item = create(session, workflow=definition.id, estate=self.estate, actor=self.actor(_as(step)),
                                data=data, comment=step.get("comment"), clock=self.clock, registry=self.registry,
                                calendars=self.calendars)
+        self.main = self.item
+
+    def _select(self, raw: Any) -> None:
+        """`item:` — make the main, parent or a spawned item the current one."""
+        if self.item is None:
+            raise _Failed("there is no item yet: create one first")
+        words = str(raw).split()
+        if words == ["main"]:
+            self.item = self.main
+            return
+        with self.factory() as session:
+            if words == ["parent"]:
+                query = select(ItemLink.to_item_id).where(ItemLink.from_item_id == self.item.id,
+                                                         ItemLink.kind == "spawned_from")
+                what = f"{self.item.number} was not spawned by another item"
+            elif len(words) == 2 and words[0] == "spawned":
+                query = (select(Item.id).join(ItemLink, ItemLink.to_item_id == Item.id)
+                         .where(ItemLink.from_item_id == self.item.id, ItemLink.kind == "spawned",
+                                Item.workflow_id == words[1]).order_by(Item.id.desc()))
+                what = f"{self.item.number} has spawned no {words[1]} item"
+            else:
+                raise _Failed(f"item is one of {', '.join(ITEM_WORDS)}, not {raw!r}")
+            found = session.scalars(query.limit(1)).first()
+            if found is None:
+                raise _Failed(what)
+            self.item = get_item(session, found, Actor.system(), registry=self.registry)
+
+    def _definition_of(self, session: Session, item: ItemView) -> WorkflowDefinition:
+        """The definition the item runs on (the scenario's own, or a spawned item's)."""
+        if item.workflow_id == self.definition.id:
+            return self.definition
+        return self.registry.compiled(session, item.definition_id)
 
     def _do_fire(self, step: Mapping[str, Any]) -> None:
         if self.item is None:
             raise _Failed("there is no item yet: create one first")
-        data = _mapping(step.get("data") or {}, "data")
-        self.cast.prepare(self.definition, data, units="units" not in self.doc)
+        data = mapping(step.get("data") or {}, "data")
+        with self.factory() as session:
+            definition = self._definition_of(session, self.item)
+        self.cast.prepare(definition, data, units="units" not in self.doc)
+        data = scenario_files.uploads(definition, data, self.path.parent)
+        branch = scenario_steps.branch_of(definition, self.item.state, str(step["fire"]), step.get("branch"))
         with transaction(self.factory) as session:
             self.item = fire(session, self.item.id, str(step["fire"]), self.actor(_as(step)), data,
                              step.get("comment"), step.get("version"), clock=self.clock, registry=self.registry,
-                             calendars=self.calendars)
+                             calendars=self.calendars, branch=branch)
 
     def _do_advance(self, step: Mapping[str, Any]) -> None:
         try:
@@ -285,102 +354,23 @@ class Runner:
         return f"state {self.item.state}" if self.item else "no item"
 
     def _check(self, expect: Any) -> None:
-        expect = _mapping(expect, "expect")
-        unknown = sorted(set(expect) - EXPECT_KEYS)
-        if unknown:
-            raise _Failed(f"unknown expect key '{unknown[0]}' (allowed: {', '.join(sorted(EXPECT_KEYS))})")
-        wanted_due = self._due_expectation(expect["due"]) if "due" in expect else None
-        if "overdue" in expect and not isinstance(expect["overdue"], bool):
-            raise _Failed("expect.overdue is true or false")
+        """Compare the current item, read again, with `expect` (engine/cli/scenario_expect.py)."""
+        expect, wanted_due = scenario_expect.read(expect, self.tz, DEFAULT_START)
         with self.factory() as session:
             item = self._refresh(session)
             if item is None:
                 raise _Failed("there is no item to check")
             self.item = item
-            problems = [*self._compare(session, item, expect)]
-            if wanted_due is not None:
-                problems += self._compare_due(session, item, wanted_due)
+            problems = scenario_expect.problems(session, item, self._definition_of(session, item), expect,
+                                                wanted_due, now=self.clock.now(), tz=self.tz)
         if problems:
             raise _Failed("; ".join(problems))
-
-    def _due_expectation(self, raw: Any) -> str | datetime:
-        if isinstance(raw, str) and raw in DUE_WORDS:
-            return raw
-        try:
-            moment = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw))
-        except ValueError:
-            raise _Failed(f"expect.due is one of {', '.join(DUE_WORDS)} or a time such as "
-                          f"{DEFAULT_START}, not {raw!r}") from None
-        return moment if moment.tzinfo else moment.replace(tzinfo=self.tz)
-
-    def _compare_due(self, session: Session, item: ItemView, wanted: str | datetime) -> Iterator[str]:
-        if isinstance(wanted, datetime):
-            if item.deadline_at != wanted:
-                got = item.deadline_at.astimezone(self.tz).isoformat() if item.deadline_at else "no deadline"
-                yield f"expected due {wanted.astimezone(self.tz).isoformat()}, got {got}"
-            return
-        got = timers.status(session.connection(), item.id, item.state, item.overdue, self.clock.now())
-        if got != wanted:
-            yield f"expected due {wanted}, got {got}"
-
-    def _compare(self, session: Session, item: ItemView, expect: Mapping[str, Any]) -> Iterator[str]:
-        if "state" in expect and expect["state"] != item.state:
-            yield f"expected state {expect['state']}, got {item.state}"
-        if "version" in expect and expect["version"] != item.version:
-            yield f"expected version {expect['version']}, got {item.version}"
-        if "overdue" in expect and expect["overdue"] != item.overdue:
-            yield f"expected overdue {str(expect['overdue']).lower()}, got {str(item.overdue).lower()}"
-        if "history_count" in expect:
-            count = session.scalar(select(func.count()).where(ItemHistory.item_id == item.id))
-            if expect["history_count"] != count:
-                yield f"expected history_count {expect['history_count']}, got {count}"
-        if "spawned" in expect:
-            got = sorted(session.scalars(
-                select(Item.workflow_id).join(ItemLink, ItemLink.to_item_id == Item.id)
-                .where(ItemLink.from_item_id == item.id, ItemLink.kind == "spawned")))
-            if sorted(_strings(expect["spawned"])) != got:
-                yield f"expected spawned {sorted(_strings(expect['spawned']))}, got {got}"
-        if "notified" in expect:
-            # Cumulative: every role notified about this item since it was created, and each person as @username.
-            rows = session.execute(select(Outbox.role, User.username).outerjoin(User, User.id == Outbox.user_id)
-                                   .where(Outbox.item_id == item.id))
-            got = sorted({role if role is not None else f"@{username}" for role, username in rows})
-            if sorted(set(_strings(expect["notified"]))) != got:
-                yield f"expected notified {sorted(set(_strings(expect['notified'])))}, got {got}"
-        yield from self._compare_fields(item, _mapping(expect.get("fields") or {}, "expect.fields"))
-
-    def _compare_fields(self, item: ItemView, wanted: Mapping[str, Any]) -> Iterator[str]:
-        definition = self.definition
-        for name, raw in wanted.items():
-            field = definition.fields.get(name)
-            if field is None:
-                yield f"expected field {name}, but the workflow has no such field"
-                continue
-            try:
-                value = fields.parse(field, raw, self.tz)
-            except ValueError as error:
-                yield f"expected {name} = {raw!r}: {error}"
-                continue
-            got = item.values.get(name)
-            if value != got:
-                shown = "unset" if got is None else repr(fields.to_json(field, got))
-                yield f"expected {name} {fields.to_json(field, value)!r}, got {shown}"
 
 
 def _as(step: Mapping[str, Any]) -> str:
     if not isinstance(step.get("as"), str):
         raise _Failed("'as' (the role acting) is missing")
     return str(step["as"])
-
-
-def _mapping(value: Any, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _Failed(f"{what} must be a mapping")
-    return value
-
-
-def _strings(value: Any) -> list[str]:
-    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
 def _describe(step: Any) -> str:
@@ -393,5 +383,7 @@ def _describe(step: Any) -> str:
         return f"create{who}"
     if "advance" in step:
         return f"advance {step['advance']}"
+    if "item" in step:
+        return f"item {step['item']}"
     return "?"
 

@@ -32,6 +32,7 @@ _GROUP_TITLES = {
     "logins": "Logins and sessions",
     "worker": "The worker (estateflow worker: time limits and notifications)",
     "notifications": "Notifications (delivered by the worker)",
+    "files": "Attached files (photos and documents of items)",
 }
 
 

@@ -10,8 +10,9 @@ falling back to `workflows/calendar.yaml`):
     workdays: [2026-10-10]                          # 调休: a weekend day that is worked
 
 Durations in working time: `2d` is two working days (the same time of day, two working
-days on); `4h` or `30m` is that much time inside working hours. Calendar time is plain
-elapsed time in the estate's time zone.
+days on); `4h` or `30m` is that much time inside working hours; `by: end_of_day` is the
+end of the working day (end_of_working_day). Calendar time is plain elapsed time in the
+estate's time zone.
 
 The holiday and 调休 lists speak for whole years (the State Council publishes a year at
 once): a calendar covers up to 31 December of the last year it lists a date of. After
@@ -136,6 +137,21 @@ class Calendar:
         """Midnight ending the local day of `moment` ("the same day")."""
         local = moment.astimezone(self.tz)
         return datetime.combine(local.date() + timedelta(days=1), time(0), self.tz)
+
+    def end_of_working_day(self, moment: datetime) -> datetime:
+        """The end of the last working period of the working day `moment` falls on (下班前).
+
+        At or after that day's last period, or on a day that is not worked, it is the end
+        of the next working day: a call taken after hours is answered the next working day.
+        """
+        local = moment.astimezone(self.tz)
+        day = local.date()
+        for _ in range(_MAX_DAYS_SEARCHED):
+            periods = self._periods_on(day)
+            if periods and local < periods[-1][1]:
+                return periods[-1][1]
+            day += timedelta(days=1)
+        raise ValueError("the calendar has no working days in ten years")
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +282,25 @@ def parse_calendar(document: Any, smap: SourceMap) -> tuple[Calendar, list[Probl
         names=names,
     )
     return calendar, problems
+
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def named_calendar_problems(document: Any, smap: SourceMap, calendars_dir: Path) -> list[Problem]:
+    """A workflow's `calendar: <name>` must name `calendars/<name>.yaml` of its definitions folder.
+
+    An estate may add its own `estates/<estate>/calendars/<name>.yaml`; the folder's one is the
+    default for every other estate, so it must exist.
+    """
+    name = document.get("calendar") if isinstance(document, dict) else None
+    if not isinstance(name, str) or not _NAME.match(name) or (calendars_dir / f"{name}.yaml").is_file():
+        return []
+    known = sorted(p.stem for p in calendars_dir.glob("*.yaml"))
+    listed = f"the calendars there: {', '.join(known)}" if known else "the folder has none"
+    message = (f"unknown calendar '{name}': there is no {calendars_dir.name}/{name}.yaml in the definitions folder "
+               f"({listed}); leave 'calendar' out to count by calendar.yaml")
+    return [smap.problem(("calendar",), message, code="unknown_calendar")]
 
 
 def load_calendar(path: Path | str) -> Calendar:

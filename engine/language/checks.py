@@ -16,7 +16,13 @@ from typing import Any
 
 from engine.errors import Path, Problem
 from engine.language.check_context import Context, listed, role_lists, strings
+from engine.language.checks_files import file_fields
+from engine.language.checks_links import link_actions
 from engine.language.checks_people import access_block, notify_targets, reserved_names, user_fields
+from engine.language.checks_steps import countersigns, linked_reactions, log_fields, require_new, set_before_copy, stays
+from engine.language.checks_time import item_limits
+from engine.language.checks_wording import summary_field
+from engine.language.roles import unknown_role
 from engine.language.schema import suggest
 
 __all__ = ["RULES", "Context", "check"]
@@ -43,7 +49,7 @@ def unknown_roles(ctx: Context) -> Iterator[Problem]:
     for path, roles in role_lists(ctx):
         for i, role in strings(roles):
             if role not in ctx.roles:
-                message = f"unknown role '{role}'{suggest(role, ctx.roles)}; the roles are listed in roles.yaml"
+                message = unknown_role(role, ctx.roles, suggest(role, ctx.roles))
                 yield ctx.smap.problem((*path, i), message, code="unknown_role")
 
 
@@ -242,7 +248,7 @@ def time_limits(ctx: Context) -> Iterator[Problem]:
             path = ("states", name, "sla", i)
             if ("within" in rule) == ("by" in rule):
                 yield ctx.smap.problem(path, "give either 'within' (a duration) or 'by' (end_of_day)", code="sla")
-            yield from _date_field(ctx, rule.get("since"), (*path, "since"), ("entered", "created"))
+            yield from _date_field(ctx, rule.get("since"), (*path, "since"), ("entered", "created", "received"))
             yield from _system_transition(ctx, name, rule.get("fire"), (*path, "fire"), "this time limit")
             if "warn" in rule and not rule.get("escalate_to"):
                 yield ctx.smap.problem((*path, "warn"), "a warning goes to 'escalate_to': list the roles to warn",
@@ -272,6 +278,16 @@ RULES: tuple[Callable[[Context], Iterator[Problem]], ...] = (
     user_fields,
     notify_targets,
     access_block,
+    require_new,
+    set_before_copy,
+    log_fields,
+    stays,
+    countersigns,
+    linked_reactions,
+    item_limits,
+    summary_field,
+    file_fields,
+    link_actions,
 )
 
 

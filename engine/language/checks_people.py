@@ -51,9 +51,9 @@ def notify_targets(ctx: Context) -> Iterator[Problem]:
                 continue
             path: Path = ("transitions", index, "actions", a, "notify")
             user = notify.get("user")
-            if "roles" not in notify and "user" not in notify:
+            if "roles" not in notify and "user" not in notify and "resident" not in notify:
                 yield ctx.smap.problem(path, "say who is told: 'roles' (a list of roles), 'user' (a user "
-                                       "field), or both", code="notify")
+                                       "field), or both; or 'resident' (a phone field)", code="notify")
             if not isinstance(user, str):
                 continue
             field = ctx.fields.get(user)
@@ -68,10 +68,13 @@ def notify_targets(ctx: Context) -> Iterator[Problem]:
 
 
 def named_roles(document: Mapping[str, Any]) -> set[str]:
-    """Every role a workflow names: create_roles, transitions, notifications, escalations."""
+    """Every role a workflow names: create_roles, transitions, notifications, escalations (item_sla too)."""
     ctx = Context(document, SourceMap(""), {})
-    return {role for path, roles in role_lists(ctx) if path[0] not in ("access", "fields")
-            for _, role in strings(roles)}
+    named = {role for path, roles in role_lists(ctx) if path[0] not in ("access", "fields")
+             for _, role in strings(roles)}
+    # Whole-item limits escalate too (role_lists leaves them to checks_time, which names unknown ones).
+    item_sla = [r for r in listed(document.get("item_sla")) if isinstance(r, dict)]
+    return named | {role for rule in item_sla for _, role in strings(rule.get("escalate_to"))}
 
 
 def default_see(document: Mapping[str, Any], personal: tuple[str, ...] | list[str]) -> frozenset[str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
 
@@ -22,10 +21,14 @@ from engine.language.definition import (
     AccessRule,
     Action,
     Assignment,
+    Countersign,
     Duration,
     Expression,
     FieldDef,
+    LinkAction,
+    LinkReaction,
     NotifyAction,
+    ResidentNotifyAction,
     SlaRule,
     SpawnAction,
     StateDef,
@@ -33,51 +36,51 @@ from engine.language.definition import (
     TransitionDef,
     WorkflowDefinition,
 )
+from engine.language.durations import parse_duration as parse_duration  # re-exported: the one duration parser
 from engine.language.expr import compile_expression
 from engine.language.machine import StateGraph
+from engine.language.parameters import duration_of, duration_problem, frozen, in_scope, parse_parameters
 from engine.language.roles import Catalogue
 from engine.language.source import SourceMap
 from engine.language.templates import parse_template
 
 WORKFLOW_KEYS = frozenset(
-    {"id", "title", "number_prefix", "create_roles", "access", "fields", "states", "transitions"}
+    {"id", "title", "number_prefix", "create_roles", "access", "fields", "states", "transitions", "summary",
+     "parameters", "item_sla", "calendar"}
 )
 ACCESS_KEYS = frozenset({"see", "personal", "department"})
-FIELD_KEYS = frozenset({"type", "label", "required", "personal", "options", "roles", "route"})
+FIELD_KEYS = frozenset({"type", "label", "required", "personal", "options", "roles", "route",
+                        "max_size", "accept", "multiple"})
 FIELD_TYPES = frozenset(
-    {"string", "text", "integer", "decimal", "boolean", "date", "datetime", "enum", "phone", "user", "unit"}
+    {"string", "text", "integer", "decimal", "boolean", "date", "datetime", "enum", "phone", "user", "unit", "log",
+     "file"}
 )
-STATE_KEYS = frozenset({"label", "initial", "final", "paused", "sla", "timers"})
-SLA_KEYS = frozenset({"within", "by", "since", "when", "not_before", "escalate_to", "fire", "warn", "calendar"})
+STATE_KEYS = frozenset({"label", "initial", "final", "paused", "sla", "timers", "on_linked"})
+ON_LINKED_KEYS = frozenset({"workflow", "reaches", "fire"})
+SLA_KEYS = frozenset({"within", "by", "since", "when", "not_before", "escalate_to", "fire", "warn", "calendar",
+                      "until"})
 TIMER_KEYS = frozenset({"after", "at", "fire", "calendar"})
-TRANSITION_KEYS = frozenset({"name", "label", "from", "to", "roles", "when", "require", "set", "actions"})
-ACTION_KEYS = frozenset({"notify", "spawn"})
-NOTIFY_KEYS = frozenset({"roles", "user", "template"})
-SPAWN_KEYS = frozenset({"workflow", "copy"})
-
-_DURATION = re.compile(r"^([1-9][0-9]{0,5})(m|h|d|w)$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_duration(text: str) -> Duration:
-    """`30m`, `1h`, `2d`, `1w` → Duration. Raises ValueError otherwise.
-
-    The one duration parser: definitions carry the Duration objects it makes, and the
-    scenario runner's `advance:` step uses it too.
-    """
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"{text!r} is not a duration such as 30m, 1h, 2d or 1w")
-    amount, unit = match.groups()
-    return Duration(timedelta(**{_UNITS[unit]: int(amount)}), text, int(amount), unit)
+PARAMETER_KEYS = frozenset({"label", "type", "value"})
+TRANSITION_KEYS = frozenset({"name", "label", "from", "to", "roles", "when", "require", "set", "actions",
+                             "require_new", "stay", "countersign",
+                             "attach"})
+COUNTERSIGN_KEYS = frozenset({"roles", "users"})
+ACTION_KEYS = frozenset({"notify", "spawn", "link"})
+NOTIFY_KEYS = frozenset({"roles", "user", "resident", "template"})
+SPAWN_KEYS = frozenset({"workflow", "copy", "keep_reception"})
+LINK_KEYS = frozenset({"workflow", "number", "states"})
+CONDITION_KEYS = frozenset({"if", "label"})
+"""`when: {if: "<expression>", label: 中文说明}`: a condition with the words staff read instead of it."""
 
 
-def _duration(value: Any) -> Duration | None:
-    """A valid duration text as a Duration; anything else None (the schema reports it)."""
-    try:
-        return parse_duration(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
+
+_SIZE = re.compile(r"^([1-9][0-9]{0,4})(KB|MB)$")
+
+
+def _size(value: Any) -> int | None:
+    """A file size such as `10MB` or `500KB` in bytes; anything else None (the schema reports it)."""
+    match = _SIZE.match(value) if isinstance(value, str) else None
+    return int(match.group(1)) * (1024 if match.group(2) == "KB" else 1024 * 1024) if match else None
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -91,6 +94,8 @@ class _Compiler:
         self.catalogue = catalogue
         self.problems: list[Problem] = []
         self.fields = self._fields()
+        self.parameters, found = parse_parameters(document, smap)
+        self.problems += found
 
     def problem(self, path: Path, message: str, code: str) -> None:
         self.problems.append(self.smap.problem(path, message, code=code))
@@ -100,8 +105,9 @@ class _Compiler:
         if not isinstance(source, str):
             return None
         try:
-            return compile_expression(source, self.fields, want=want, target=target,
-                                      roles=self.catalogue.labels if actor else None)
+            with in_scope(self.parameters):  # param('id') reads this workflow's parameters
+                return compile_expression(source, self.fields, want=want, target=target,
+                                          roles=self.catalogue.labels if actor else None)
         except ExpressionError as error:
             shown = source if len(source) <= 60 else source[:57] + "..."
             self.problem(path, f"{error.message} (in expression {shown!r})", "expression")
@@ -124,6 +130,9 @@ class _Compiler:
                 options=MappingProxyType({str(k): str(v) for k, v in options.items()}),
                 roles=_strings(spec.get("roles")),
                 route=spec["route"] if isinstance(spec.get("route"), str) else None,
+                max_size=_size(spec.get("max_size")),
+                accept=_strings(spec.get("accept")),
+                multiple=spec.get("multiple") is True,
             )
         return fields
 
@@ -153,7 +162,8 @@ class _Compiler:
                     final=spec.get("final") is True,
                     paused=spec.get("paused") is True,
                     sla=self.sla(spec.get("sla"), ("states", name, "sla")),
-                    timers=self.timers(spec.get("timers")),
+                    timers=self.timers(spec.get("timers"), name),
+                    on_linked=_reactions(spec.get("on_linked")),
                 )
         return states
 
@@ -163,7 +173,8 @@ class _Compiler:
             if not isinstance(spec, dict):
                 continue
             warn = spec.get("warn")
-            within, not_before = _duration(spec.get("within")), _duration(spec.get("not_before"))
+            within = self.duration(spec, "within", (*path, i))
+            not_before = self.duration(spec, "not_before", (*path, i))
             if within is not None and not_before is not None and not_before.delta >= within.delta:
                 self.problem((*path, i, "not_before"), "the window opens after it closes: make "
                              "'not_before' shorter than 'within'", "sla")
@@ -171,7 +182,8 @@ class _Compiler:
             rules.append(
                 SlaRule(
                     within=within,
-                    when=self.expression(spec.get("when"), (*path, i, "when"), "boolean"),
+                    when=self.expression(*_condition(spec.get("when"), (*path, i, "when")), "boolean"),
+                    when_label=_condition_label(spec.get("when")),
                     escalate_to=_strings(spec.get("escalate_to")),
                     by=spec.get("by") if isinstance(spec.get("by"), str) else None,
                     since=since if isinstance(since, str) else "entered",
@@ -180,15 +192,23 @@ class _Compiler:
                     warn=int(warn[:-1]) / 100 if isinstance(warn, str) and warn[:-1].isdigit() else None,
                     working=spec.get("calendar") == "working",
                     index=i,
+                    until=_strings(spec.get("until")),
                 )
             )
         return tuple(rules)
 
-    def timers(self, raw: Any) -> tuple[Timer, ...]:
+    def duration(self, spec: Mapping[str, Any], key: str, path: Path) -> Duration | None:
+        """A `within`/`not_before`/`after`: a literal, or a duration parameter's value."""
+        problem = duration_problem(spec.get(key), self.parameters)
+        if problem is not None:
+            self.problem((*path, key), problem, "parameter")
+        return duration_of(spec.get(key), self.parameters)
+
+    def timers(self, raw: Any, state: str = "") -> tuple[Timer, ...]:
         return tuple(
             Timer(
                 fire=spec["fire"],
-                after=_duration(spec.get("after")),
+                after=self.duration(spec, "after", ("states", state, "timers", i)),
                 at=spec.get("at") if isinstance(spec.get("at"), str) else None,
                 working=spec.get("calendar") == "working",
                 index=i,
@@ -216,11 +236,16 @@ class _Compiler:
                     sources=sources,
                     dest=str(spec.get("to", "")),
                     roles=_strings(spec.get("roles")),
-                    when=self.expression(spec.get("when"), (*path, "when"), "boolean", actor=True),
+                    when=self.expression(*_condition(spec.get("when"), (*path, "when")), "boolean", actor=True),
+                    when_label=_condition_label(spec.get("when")),
                     require=_strings(spec.get("require")),
                     set=self.assignments(spec.get("set"), (*path, "set")),
                     actions=self.actions(spec.get("actions"), (*path, "actions")),
                     index=index,
+                    require_new=_strings(spec.get("require_new")),
+                    attach=_strings(spec.get("attach")),
+                    stay=spec.get("stay") is True,
+                    countersign=_countersign(spec.get("countersign")),
                 )
             )
         return tuple(result)
@@ -229,8 +254,8 @@ class _Compiler:
         result = []
         for name, value in (raw.items() if isinstance(raw, dict) else ()):
             field = self.fields.get(name)
-            if field is None:
-                continue  # checks.known_fields reported it
+            if field is None or field.type == "log":
+                continue  # checks.known_fields / checks_steps.log_fields reported it
             if isinstance(value, str):
                 expression = self.expression(value, (*path, name), field.type, target=field)
                 result.append(Assignment(name, expression=expression))
@@ -249,7 +274,10 @@ class _Compiler:
             if not isinstance(spec, dict):
                 continue
             notify, spawn = spec.get("notify"), spec.get("spawn")
-            if isinstance(notify, dict) and isinstance(notify.get("template"), str):
+            if isinstance(notify, dict) and isinstance(notify.get("resident"), str):
+                # A template id of workflows/messages.yaml, not a text: checked by engine/language/messages.py.
+                result.append(ResidentNotifyAction(field=notify["resident"], template_id=str(notify.get("template"))))
+            elif isinstance(notify, dict) and isinstance(notify.get("template"), str):
                 try:
                     template = parse_template(notify["template"], self.fields)
                 except ExpressionError as error:
@@ -259,8 +287,46 @@ class _Compiler:
                 result.append(NotifyAction(roles=_strings(notify.get("roles")), template=template,
                                            user_field=user if isinstance(user, str) else None))
             elif isinstance(spawn, dict) and isinstance(spawn.get("workflow"), str):
-                result.append(SpawnAction(workflow=spawn["workflow"], copy=_strings(spawn.get("copy"))))
+                result.append(SpawnAction(workflow=spawn["workflow"], copy=_strings(spawn.get("copy")),
+                                          keep_reception=spawn.get("keep_reception") is True))
+            elif isinstance(link := spec.get("link"), dict) and isinstance(link.get("workflow"), str) \
+                    and isinstance(link.get("number"), str):  # engine/runtime/item_refs.py
+                result.append(LinkAction(workflow=link["workflow"], number_field=link["number"],
+                                         states=_strings(link.get("states"))))
         return tuple(result)
+
+
+def _reactions(raw: Any) -> tuple[LinkReaction, ...]:
+    """`on_linked` entries (checks_steps.py reports incomplete ones)."""
+    return tuple(LinkReaction(workflow=spec["workflow"], reaches=spec["reaches"], fire=spec["fire"])
+                 for spec in (raw if isinstance(raw, list) else ())
+                 if isinstance(spec, dict) and all(isinstance(spec.get(k), str) for k in ON_LINKED_KEYS))
+
+
+def _countersign(raw: Any) -> Countersign | None:
+    if not isinstance(raw, dict):
+        return None
+    return Countersign(roles=_strings(raw.get("roles")), users=_strings(raw.get("users")))
+
+
+def summary_field(document: Mapping[str, Any], fields: Mapping[str, FieldDef]) -> str | None:
+    """The field lists show as each item's main text: `summary`, else the first required text field,
+    else the first text field (checks_wording.py refuses a `summary` that is not a string or text field)."""
+    named = document.get("summary")
+    if isinstance(named, str) and named in fields:
+        return named
+    texts = [n for n, f in fields.items() if f.type == "text"]
+    return next((n for n in texts if fields[n].required), texts[0] if texts else None)
+
+
+def _condition(raw: Any, path: Path) -> tuple[Any, Path]:
+    """A `when`'s expression and the path of its text: the string itself, or the mapping's `if`."""
+    return (raw.get("if"), (*path, "if")) if isinstance(raw, dict) else (raw, path)
+
+
+def _condition_label(raw: Any) -> str | None:
+    label = raw.get("label") if isinstance(raw, dict) else None
+    return label if isinstance(label, str) and label else None
 
 
 _QUOTED_TYPES = frozenset({"string", "text", "enum", "phone", "user", "unit"})
@@ -309,5 +375,9 @@ def compile_definition(
         document=MappingProxyType(dict(document)),
         access=compiler.access(),
         departments=catalogue.departments,
+        summary=summary_field(document, compiler.fields),
+        item_sla=compiler.sla(document.get("item_sla"), ("item_sla",)),
+        parameters=frozen(compiler.parameters),
+        calendar=document["calendar"] if isinstance(document.get("calendar"), str) else None,
     )
     return definition, compiler.problems

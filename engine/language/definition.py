@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ADMIN_ROLE", "DEFAULT_PERSONAL", "ME", "MY_ROLES", "RESERVED_NAMES", "SYSTEM_ROLE", "AccessRule", "Action",
-    "Assignment", "Duration", "Expression", "FieldDef", "NotifyAction", "SlaRule", "SpawnAction", "StateDef",
-    "Template", "Timer", "TransitionDef", "WorkflowDefinition",
+    "Assignment", "Countersign", "Duration", "Expression", "FieldDef", "LinkAction", "LinkReaction", "NotifyAction",
+    "Parameter", "ResidentNotifyAction", "SlaRule",
+    "SpawnAction", "StateDef", "Template", "Timer", "TransitionDef", "WorkflowDefinition",
 ]
 
 SYSTEM_ROLE = "system"
@@ -79,6 +80,12 @@ class FieldDef:
     """For `user`: the roles the person named must hold in the item's estate (empty: any staff of it)."""
     route: str | None = None
     """For `user`: the routing table (workflows/estates/<estate>/_routing.yaml) that pre-fills the form."""
+    max_size: int | None = None
+    """For `file`: the largest file accepted, in bytes (None: engine/files/attachments.py's default)."""
+    accept: tuple[str, ...] = ()
+    """For `file`: kinds (image, pdf, office) or extensions (.dwg) accepted; empty: images and PDF."""
+    multiple: bool = False
+    """For `file`: several files (each step adds to them); otherwise a new file replaces the old one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +108,9 @@ class Duration:
 class SlaRule:
     """One time limit on a state (`sla:` entry).
 
-    The limit runs from `since` ('entered', 'created', or a date/datetime field) for
-    `within`, or until `by` ('end_of_day': midnight ending the local day of `since`).
+    The limit runs from `since` ('entered', 'created', 'received', or a date/datetime field) for
+    `within`, or until `by` ('end_of_day': midnight ending the local day of `since`; with
+    `working`, the end of that working day).
     Time spent in paused states does not count. With `not_before` the limit is a window:
     not yet due before `since + not_before`, due until the limit, overdue after it.
     """
@@ -120,6 +128,23 @@ class SlaRule:
     working: bool = False
     """Count working time by the estate's calendar (`calendar: working`)."""
     index: int = 0
+    when_label: str | None = None
+    """The `when`'s plain-Chinese label (`when: {if: ..., label: ...}`), shown instead of the expression."""
+    until: tuple[str, ...] = ()
+    """A whole-item limit (`item_sla`) stops for good on reaching one of these states (a final one always)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """A per-estate parameter (`parameters:` entry): a value an overlay may set, read by
+    expressions (`param('id')`) and by durations (`within: id`)."""
+
+    name: str
+    label: str
+    type: str
+    """integer, decimal, duration, boolean or string."""
+    value: Any
+    """int, Decimal, Duration, bool or str (None only in a definition that has problems)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +170,18 @@ class StateDef:
     """Time spent here does not count against time limits."""
     sla: tuple[SlaRule, ...] = ()
     timers: tuple[Timer, ...] = ()
+    on_linked: tuple[LinkReaction, ...] = ()
+    """What happens here when an item this one spawned reaches a state (engine/runtime/links.py)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkReaction:
+    """`on_linked` entry: when a spawned item of `workflow` reaches `reaches` (a state, or
+    'final': any final state), the system fires `fire` on this item, in the same transaction."""
+
+    workflow: str
+    reaches: str
+    fire: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,9 +201,41 @@ class SpawnAction:
 
     workflow: str
     copy: tuple[str, ...] = ()
+    keep_reception: bool = False
+    """The new item was received when this one was (`since: received` counts from the call, review E6)."""
 
 
-Action = NotifyAction | SpawnAction
+@dataclass(frozen=True, slots=True)
+class ResidentNotifyAction:
+    """`notify: {resident: FIELD, template: ID}`: text the phone in FIELD with template ID of the estate's
+    published messages catalogue, if the resident's consent allows (engine/runtime/resident_messages.py)."""
+
+    field: str
+    template_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class LinkAction:
+    """`link: {workflow: notice, number: notice_ref, states: [published]}`: link this item to the item of
+    `workflow` in the same estate whose number the field holds, in one of `states` (all when empty);
+    refused otherwise (engine/runtime/item_refs.py)."""
+
+    workflow: str
+    number_field: str
+    states: tuple[str, ...] = ()
+
+
+Action = NotifyAction | SpawnAction | ResidentNotifyAction | LinkAction
+
+
+@dataclass(frozen=True, slots=True)
+class Countersign:
+    """`countersign:` (会签): the step moves only once every listed role and every person the
+    `users` fields name has fired it since the item entered the state (engine/runtime/countersign.py)."""
+
+    roles: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+    """`user` fields: the people they name must sign."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +268,15 @@ class TransitionDef:
     actions: tuple[Action, ...] = ()
     index: int = 0
     """Position in the file."""
+    when_label: str | None = None
+    """The guard's plain-Chinese label (`when: {if: ..., label: ...}`): refusals show it, never the expression."""
+    require_new: tuple[str, ...] = ()
+    """Fields that must be given in this very step (stored values do not count)."""
+    stay: bool = False
+    """Records without moving: `to` is its `from`; the state's time limits keep running (not re-armed)."""
+    countersign: Countersign | None = None
+    attach: tuple[str, ...] = ()
+    """`file` fields the step's form offers (optional): photos taken on the way, a signed notice."""
 
     @property
     def system_only(self) -> bool:
@@ -249,6 +327,16 @@ class WorkflowDefinition:
     """Who sees the items (`access:`, defaults applied)."""
     departments: Mapping[str, str] = field(default_factory=dict)
     """Executor role id → its department, from the role catalogue the definition was compiled against."""
+    summary: str | None = None
+    """The field lists show as each item's main text (`summary:`; default: the first required text field,
+    else the first text field; None when there is none)."""
+    item_sla: tuple[SlaRule, ...] = ()
+    """Limits on the whole item (`item_sla:`): armed once at creation, kept across states, cancelled
+    on reaching a final state (engine/runtime/timers.py: their rows carry rule_index -1, -2, ...)."""
+    parameters: Mapping[str, Parameter] = field(default_factory=dict)
+    """`parameters:` by id, with the estate's overlay values applied (engine/language/parameters.py)."""
+    calendar: str | None = None
+    """`calendar: <name>`: working time counts by calendars/<name>.yaml (the estate's own first), not calendar.yaml."""
 
     @property
     def initial_state(self) -> StateDef:

@@ -4,6 +4,9 @@ Expressions come from YAML files written by administrators: untrusted text. They
 with `ast.parse(mode="eval")`, checked against an allow-list of node types and against the
 workflow's fields (names and types), and compiled into a tree of small closures. Nothing is
 ever passed to eval/exec/compile, and no attribute is looked up by a user-supplied name.
+This module walks the tree; the text's bounds, parsing and the messages refusing syntax are
+engine/language/expr_syntax.py's, the types and evaluation expr_types.py's, the functions
+expr_functions.py's.
 
 Grammar (Python's expression syntax cut down to this; precedence as in Python)::
 
@@ -39,6 +42,8 @@ Functions (FUNCTIONS; wrong argument count or types are compile-time errors)::
                    `coalesce(reopen_count, 0) + 1` counts from an unset field
     date(x)        the date part of a datetime (in the estate's time zone), a date unchanged,
                    or the date of a literal 'YYYY-MM-DD' (checked when compiled)
+    param('id')    the value of the workflow's parameter id (`parameters:`) for the item's estate:
+                   a constant of the definition (engine/language/parameters.py)
 
 Types, checked at compile time. Fields: string, text, phone, user, enum → string; integer,
 decimal → number; boolean; date; datetime; a field type unknown here → any (run time only).
@@ -91,18 +96,19 @@ from __future__ import annotations
 
 import ast
 import decimal
-import difflib
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NoReturn
 
 from engine.errors import ExpressionError
+from engine.language import expr_syntax as S
 from engine.language import expr_types as T
 from engine.language.definition import ME, MY_ROLES, RESERVED_NAMES, FieldDef
 from engine.language.expr_functions import FUNCTIONS, Function, call
+from engine.language.expr_syntax import MAX_DEPTH, MAX_DIGITS, MAX_LENGTH, MAX_NODES, MAX_NUMBER, MAX_STRING
 from engine.language.expr_types import MAX_RESULT_LENGTH, Node, Run
 
 __all__ = [
@@ -110,19 +116,6 @@ __all__ = [
     "MAX_STRING", "FUNCTIONS", "CompiledExpression", "ExpressionError", "Function",
     "compile_expression",
 ]
-
-MAX_LENGTH = 500
-"""Characters of source."""
-MAX_NODES = 100
-"""Values, names, operators and calls (ast.expr nodes)."""
-MAX_DEPTH = 20
-"""Levels of nesting: brackets before parsing, then the tree."""
-MAX_NUMBER = 10**15
-"""The largest absolute value of a numeric literal."""
-MAX_DIGITS = 20
-"""Digits in a numeric literal."""
-MAX_STRING = 200
-"""Characters in a string literal."""
 
 
 @dataclass(frozen=True)
@@ -194,60 +187,6 @@ _COMPARISONS = {
     ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
     ast.In: "in", ast.NotIn: "not in",
 }
-_REFUSED_OPERATORS = {
-    ast.Pow: "the power operator ** is not allowed",
-    ast.FloorDiv: "'//' is not allowed; use '/'",
-    ast.BitAnd: "'&' is not allowed; use 'and'",
-    ast.BitOr: "'|' is not allowed; use 'or'",
-    ast.BitXor: "'^' is not allowed",
-    ast.LShift: "'<<' is not allowed",
-    ast.RShift: "'>>' is not allowed",
-    ast.MatMult: "'@' is not allowed",
-    ast.Invert: "'~' is not allowed; use 'not'",
-    ast.Is: "'is' is not allowed; write == null or != null",
-    ast.IsNot: "'is not' is not allowed; write != null",
-}
-_COMPREHENSION = "comprehensions are not allowed"
-_REFUSED = {
-    ast.Attribute: "attribute access is not allowed",
-    ast.Subscript: "subscripts (x[...]) are not allowed",
-    ast.Slice: "subscripts (x[...]) are not allowed",
-    ast.Lambda: "lambda is not allowed",
-    ast.ListComp: _COMPREHENSION, ast.SetComp: _COMPREHENSION,
-    ast.DictComp: _COMPREHENSION, ast.GeneratorExp: _COMPREHENSION,
-    ast.IfExp: "'a if c else b' is not allowed; use transitions with different `when`",
-    ast.NamedExpr: "':=' is not allowed",
-    ast.Starred: "'*' unpacking is not allowed",
-    ast.JoinedStr: "f-strings are not allowed", ast.FormattedValue: "f-strings are not allowed",
-    ast.Dict: "dictionaries are not allowed",
-    ast.Set: "sets are not allowed; write a list [...] after in",
-    ast.Tuple: "tuples are not allowed; write a list [...] after in",
-    ast.List: "a list [...] is only allowed after in / not in",
-    ast.Await: "await is not allowed", ast.Yield: "yield is not allowed",
-    ast.YieldFrom: "yield is not allowed",
-}
-
-
-def _outside_strings(text: str) -> Iterator[tuple[int, str]]:
-    """(index, character) of the text outside string literals (best effort)."""
-    quote, i = "", 0
-    while i < len(text):
-        char = text[i]
-        if quote:
-            if char == "\\":
-                i += 1
-            elif char == quote:
-                quote = ""
-        elif char in "'\"":
-            quote = char
-        else:
-            yield i, char
-        i += 1
-
-
-def _unknown(kind: str, name: str, known: Iterator[str] | Mapping[str, Any]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f"unknown {kind} '{name}'" + (f" (did you mean '{close[0]}'?)" if close else "")
 
 
 class _Compiler:
@@ -260,61 +199,18 @@ class _Compiler:
         self.names: set[str] = set()
 
     def column(self, node: ast.AST) -> int:
-        # ast columns are UTF-8 byte offsets; ours are characters in the source.
-        prefix = self.text.encode()[: getattr(node, "col_offset", 0)]
-        return self.start + len(prefix.decode(errors="ignore"))
+        return S.column(self.text, self.start, node)
 
     def fail(self, node: ast.AST, message: str) -> NoReturn:
         raise ExpressionError(message, self.column(node))
 
     def parse(self) -> ast.Expression:
-        depth = 0
-        for i, char in _outside_strings(self.text):
-            if char == "#":  # a comment would silently swallow the rest of a joined-up line
-                raise ExpressionError("comments (#) are not allowed in an expression", self.start + i)
-            depth += (char in "([{") - (char in ")]}")
-            if depth > MAX_DEPTH:
-                raise ExpressionError(f"too deeply nested (at most {MAX_DEPTH} levels)", self.start + i)
-        try:
-            tree = ast.parse(self.text, mode="eval")
-        except SyntaxError as error:
-            raise self._syntax_error(error) from None
-        except (RecursionError, MemoryError):
-            raise ExpressionError("too deeply nested", self.start) from None
-        except ValueError:  # a NUL character, on some Python versions
-            raise ExpressionError("the expression contains a character that is not allowed",
-                                  self.start) from None
-        self._check_size(tree.body)
-        return tree
-
-    def _syntax_error(self, error: SyntaxError) -> ExpressionError:
-        for i, char in _outside_strings(self.text):
-            before, after = self.text[i - 1 : i], self.text[i + 1 : i + 2]
-            if char == "=" and before not in ("=", "!", "<", ">", ":") and after != "=":
-                return ExpressionError("a single '=' assigns; to compare, write '=='", self.start + i)
-        if not error.offset:  # Python's way of saying: at the end
-            message = "the expression ends too early" if error.msg == "invalid syntax" else error.msg
-            return ExpressionError(f"syntax error: {message}", self.start + len(self.text.rstrip()))
-        column = min(self.start + error.offset - 1, self.start + len(self.text))
-        return ExpressionError(f"syntax error: {error.msg}", column)
-
-    def _check_size(self, root: ast.AST) -> None:
-        count, stack = 0, [(root, 1)]
-        while stack:  # no recursion: the tree may still be deep here
-            node, depth = stack.pop()
-            if isinstance(node, ast.expr):
-                count += 1
-                if count > MAX_NODES:
-                    raise ExpressionError(f"the expression is too big (more than {MAX_NODES} parts)",
-                                          self.start)
-                if depth > MAX_DEPTH:
-                    self.fail(node, f"too deeply nested (at most {MAX_DEPTH} levels)")
-            stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+        return S.parse(self.text, self.start)
 
     def expr(self, node: ast.expr) -> Node:
         method = _DISPATCH.get(type(node))
         if method is None:
-            self.fail(node, _REFUSED.get(type(node), "this kind of expression is not allowed"))
+            self.fail(node, S.REFUSED.get(type(node), "this kind of expression is not allowed"))
         return method(self, node)
 
     def constant(self, node: ast.Constant) -> Node:
@@ -358,7 +254,7 @@ class _Compiler:
             self.fail(node, f"unknown name '{name}' (write {_PYTHON_WORDS[name]}, in lowercase)")
         if name in FUNCTIONS:
             self.fail(node, f"'{name}' is a function: write {FUNCTIONS[name].signature}")
-        self.fail(node, _unknown("field", name, self.fields))
+        self.fail(node, S.unknown("field", name, self.fields))
 
     def actor_name(self, node: ast.Name, name: str, column: int) -> Node:
         if self.roles is None:
@@ -371,8 +267,8 @@ class _Compiler:
 
     def unary(self, node: ast.UnaryOp) -> Node:
         column = self.column(node)
-        if type(node.op) in _REFUSED_OPERATORS:
-            self.fail(node, _REFUSED_OPERATORS[type(node.op)])
+        if type(node.op) in S.REFUSED_OPERATORS:
+            self.fail(node, S.REFUSED_OPERATORS[type(node.op)])
         operand = self.expr(node.operand)
         if isinstance(node.op, ast.Not):
             return T.logic("not", [operand], column)
@@ -380,7 +276,7 @@ class _Compiler:
 
     def binary(self, node: ast.BinOp) -> Node:
         if type(node.op) not in _ARITHMETIC:  # refused before the operands are even looked at
-            self.fail(node, _REFUSED_OPERATORS.get(type(node.op), "this operator is not allowed"))
+            self.fail(node, S.REFUSED_OPERATORS.get(type(node.op), "this operator is not allowed"))
         left, right = self.expr(node.left), self.expr(node.right)
         return T.arithmetic(_ARITHMETIC[type(node.op)], left, right, self.column(node))
 
@@ -390,8 +286,8 @@ class _Compiler:
 
     def compare(self, node: ast.Compare) -> Node:
         for op in node.ops:
-            if type(op) in _REFUSED_OPERATORS:
-                self.fail(node, _REFUSED_OPERATORS[type(op)])
+            if type(op) in S.REFUSED_OPERATORS:
+                self.fail(node, S.REFUSED_OPERATORS[type(op)])
         left, parts = self.expr(node.left), []
         for op, right_node in zip(node.ops, node.comparators, strict=True):
             symbol = _COMPARISONS[type(op)]
@@ -421,10 +317,10 @@ class _Compiler:
     def call(self, node: ast.Call) -> Node:
         func = node.func
         if not isinstance(func, ast.Name):
-            self.fail(func, _REFUSED.get(type(func), "only the functions of the table can be called"))
+            self.fail(func, S.REFUSED.get(type(func), "only the functions of the table can be called"))
         fn: Function | None = FUNCTIONS.get(func.id)
         if fn is None:
-            self.fail(func, _unknown("function", func.id, FUNCTIONS)
+            self.fail(func, S.unknown("function", func.id, FUNCTIONS)
                       + f"; the functions are: {', '.join(FUNCTIONS)}")
         if node.keywords:
             self.fail(node.keywords[0], "keyword arguments are not allowed")

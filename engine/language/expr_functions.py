@@ -7,6 +7,7 @@ for `coalesce`, and a failing computation gives null, never a traceback.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -15,8 +16,10 @@ from types import MappingProxyType
 from typing import Any
 
 from engine.errors import ExpressionError
+from engine.language.definition import Duration
 from engine.language.expr_types import (
     ANY,
+    BOOLEAN,
     DATE,
     DATETIME,
     DURATION,
@@ -28,10 +31,12 @@ from engine.language.expr_types import (
     STRING,
     Node,
     check_option,
+    constant,
     fits,
     is_number,
     noun,
 )
+from engine.language.parameters import SCOPE
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +52,8 @@ class Function:
     impl: Callable[..., Any]
     """impl(now, *arguments); called with a null argument only if `takes_null`."""
     takes_null: bool = False
+    build: Callable[[Sequence[Node], int], Node] | None = None
+    """Builds the whole node at compile time instead (`param`: a constant of the definition)."""
 
 
 def _need(name: str, args: Sequence[Node], allowed: tuple[str, ...], what: str) -> None:
@@ -138,6 +145,30 @@ def _date(now: datetime, x: Any) -> Any:
     return date.fromisoformat(x) if isinstance(x, str) else None
 
 
+_PARAM_TYPES = {"integer": NUMBER, "decimal": NUMBER, "duration": DURATION, "boolean": BOOLEAN, "string": STRING}
+
+
+def _param(args: Sequence[Node], column: int) -> Node:
+    """`param('id')`: the value of the workflow's parameter `id` for this estate, a constant.
+
+    Each estate's definition is compiled with its overlay merged, so the value is known here
+    (engine/language/parameters.py); a duration parameter gives its length of time.
+    """
+    (arg,) = args
+    if arg.type != STRING or not isinstance(arg.const, str):
+        raise ExpressionError("param() names a parameter as a literal: param('writeoff_limit')", arg.column)
+    table = SCOPE.get() or {}
+    found = table.get(arg.const)
+    if found is None:
+        known = sorted(table)
+        listed = f"the parameters: {', '.join(known)}" if known else "the workflow has no `parameters:`"
+        hint = difflib.get_close_matches(arg.const, known, n=1, cutoff=0.6)
+        did = f" (did you mean '{hint[0]}'?)" if hint else ""
+        raise ExpressionError(f"unknown parameter '{arg.const}'{did}; {listed}", arg.column)
+    value = found.value.delta if isinstance(found.value, Duration) else found.value
+    return constant(value, _PARAM_TYPES[found.type], column, whole=found.type == "integer")
+
+
 FUNCTIONS: Mapping[str, Function] = MappingProxyType({f.name: f for f in (
     Function("now", "now()", "the current moment: an aware datetime in the estate's time zone",
              (0, 0), _returns(DATETIME), lambda now: now),
@@ -161,6 +192,9 @@ FUNCTIONS: Mapping[str, Function] = MappingProxyType({f.name: f for f in (
              takes_null=True),
     Function("date", "date(x)", "the date part of a datetime (in the estate's time zone), "
              "a date unchanged, or a date written 'YYYY-MM-DD'", (1, 1), _date_check, _date),
+    Function("param", "param('id')", "the value of the workflow's parameter id for the item's estate "
+             "(`parameters:`, set per estate by an overlay)", (1, 1), _returns(ANY), lambda now, x: None,
+             build=_param),
 )})
 
 
@@ -172,6 +206,8 @@ def call(fn: Function, args: Sequence[Node], column: int) -> Node:
             f"{fn.signature} takes {expected} argument{'s' * (expected != '1')} ({len(args)} given)",
             column,
         )
+    if fn.build is not None:
+        return fn.build(args, column)
     type_, whole = fn.check(fn.name, args)
     runs, impl = tuple(a.run for a in args), fn.impl
 

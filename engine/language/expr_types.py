@@ -1,6 +1,6 @@
 """The types and operations of the expression language (see engine/language/expr.py).
 
-engine/language/expr.py reads the text and checks its shape; this module says what each operation
+engine/language/expr_syntax.py reads the text and expr.py checks its shape; this module says what each operation
 means: its static type, checked at compile time, and its null-safe value at run time.
 The rules themselves are documented once, in engine/language/expr.py's docstring; the function
 table lives in engine/language/expr_functions.py.
@@ -25,6 +25,7 @@ from typing import Any
 
 from engine.errors import ExpressionError
 from engine.language.definition import FieldDef
+from engine.language.roles import unknown_role
 
 BOOLEAN, NUMBER, STRING, DATE, DATETIME = "boolean", "number", "string", "date", "datetime"
 DURATION, NULL, ANY, LIST = "duration", "null", "any", "list"
@@ -32,6 +33,9 @@ DURATION, NULL, ANY, LIST = "duration", "null", "any", "list"
 FIELD_TYPES: Mapping[str, str] = MappingProxyType({
     "string": STRING, "text": STRING, "phone": STRING, "user": STRING, "enum": STRING, "unit": STRING,
     "integer": NUMBER, "decimal": NUMBER, "boolean": BOOLEAN, "date": DATE, "datetime": DATETIME,
+    # A file field reads as the list of its attachments: `photos != null` and `len(photos) >= 2`
+    # work, comparing it with a string or a number does not compile (it is never set: checks_files.py).
+    "file": LIST,
 })
 """Field type → static type; a field type not listed here is `any` (checked only at run time)."""
 
@@ -346,8 +350,7 @@ def _check_role(left: Node, catalogue: Mapping[str, str]) -> None:
     if isinstance(left.const, str) and left.const not in catalogue:
         close = difflib.get_close_matches(left.const, list(catalogue), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise ExpressionError(f"unknown role '{left.const}'{hint}; the roles are listed in roles.yaml",
-                              left.column)
+        raise ExpressionError(unknown_role(left.const, catalogue, hint), left.column)
 
 
 def make_list(items: Sequence[Node], column: int) -> Node:

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from engine.language import uploads
 from engine.language.definition import FieldDef
 
 __all__ = [
@@ -205,6 +206,16 @@ def _unit(_field: FieldDef, raw: Any, _tz: tzinfo | None) -> str:
     return normalise_unit(str(raw))
 
 
+def _log(field: FieldDef, raw: Any, tz: tzinfo | None) -> str | list[dict[str, str]]:
+    """A `log` field (跟进记录): text given in a step is one new entry (engine/runtime/logs.py
+    adds who and when); a list is the stored entries, {text, by, at}."""
+    if isinstance(raw, list):
+        if not all(isinstance(e, dict) and isinstance(e.get("text"), str) for e in raw):
+            raise ValueError("不是有效的记录")
+        return [{"text": str(e["text"]), "by": str(e.get("by", "")), "at": str(e.get("at", ""))} for e in raw]
+    return _string(field, raw, tz).strip()
+
+
 _PARSERS: dict[str, Callable[[FieldDef, Any, tzinfo | None], Any]] = {
     "string": _string,
     "text": _string,
@@ -217,6 +228,8 @@ _PARSERS: dict[str, Callable[[FieldDef, Any, tzinfo | None], Any]] = {
     "phone": _phone,
     "user": _user,
     "unit": _unit,
+    "log": _log,
+    "file": lambda field, raw, _tz: uploads.parse(field, raw),
 }
 
 
@@ -253,6 +266,8 @@ def to_json(field: FieldDef, value: Any) -> Any:
         return value.isoformat()
     if field.type == "datetime":
         return value.astimezone(UTC).isoformat()
+    if field.type == "file":  # attachment ids; uploads become ids (engine/files/attachments.py) before this
+        return [v for v in value if isinstance(v, str)] or None
     return value
 
 
@@ -266,6 +281,8 @@ def from_json(field: FieldDef, value: Any) -> Any:
         return date.fromisoformat(value)
     if field.type == "datetime":
         return datetime.fromisoformat(value).astimezone(UTC)
+    if field.type == "file":
+        return uploads.StoredFiles(v for v in value if isinstance(v, str)) if isinstance(value, list) else None
     return value
 
 
@@ -286,6 +303,14 @@ def mask(field: FieldDef, value: Any) -> Any:
 
 def display(field: FieldDef, value: Any, tz: tzinfo | None = None) -> str:
     """A short Chinese rendering for notifications and lists (personal data masked)."""
+    if field.type == "log" and isinstance(value, list):
+        # The latest entry stands for the log: lists and notifications show what happened last.
+        if not value:
+            return ""
+        latest = display(FieldDef(field.name, "text", field.label, personal=field.personal), value[-1].get("text"))
+        return latest if len(value) == 1 else f"{latest}（共 {len(value)} 条）"
+    if field.type == "file":
+        return f"{len(value)} 个文件" if isinstance(value, tuple | list) and value else ""
     value = mask(field, value)
     if value is None:
         return ""

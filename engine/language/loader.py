@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import DefinitionError, Problem
-from engine.language import checks, roles, routing, schema
+from engine.language import checks, messages, roles, routing, schema
+from engine.language.calendar import named_calendar_problems
 from engine.language.compiler import compile_definition
 from engine.language.definition import WorkflowDefinition
 from engine.language.overlay import apply_overlay
@@ -29,8 +30,12 @@ from engine.language.source import SourceMap, UnreadableFile, read_text, read_ya
 DEFAULT_WORKFLOWS_DIR = Path("workflows")
 ROLES_FILE = "roles.yaml"
 CALENDAR_FILE = "calendar.yaml"
+CALENDARS_DIR = "calendars"
+"""Named calendars a workflow chooses with `calendar: <name>`: `calendars/<name>.yaml`, and an estate's own
+`estates/<estate>/calendars/<name>.yaml` (engine/runtime/calendars.py Calendars)."""
 ROUTING_FILE = "_routing.yaml"
-NOT_WORKFLOWS = frozenset({ROLES_FILE, CALENDAR_FILE})
+MESSAGES_FILE = messages.MESSAGES_FILE  # the resident message templates (engine/language/messages.py)
+NOT_WORKFLOWS = frozenset({ROLES_FILE, CALENDAR_FILE, MESSAGES_FILE})
 ESTATES_DIR = "estates"
 
 
@@ -103,10 +108,19 @@ def routing_files(workflows_dir: Path | str) -> list[Path]:
     return sorted(Path(workflows_dir).glob(f"{ESTATES_DIR}/*/{ROUTING_FILE}"))
 
 
-def calendar_files(workflows_dir: Path | str) -> list[Path]:
-    """The default calendar and each estate's own, where present."""
+def message_files(workflows_dir: Path | str) -> list[Path]:
+    """The resident message templates `<dir>/messages.yaml` and each estate's `_messages.yaml`, where present."""
     folder = Path(workflows_dir)
-    return sorted(p for p in [folder / CALENDAR_FILE, *folder.glob(f"{ESTATES_DIR}/*/{CALENDAR_FILE}")] if p.exists())
+    found = [folder / MESSAGES_FILE, *folder.glob(f"{ESTATES_DIR}/*/{messages.ESTATE_MESSAGES_FILE}")]
+    return sorted(p for p in found if p.exists())
+
+
+def calendar_files(workflows_dir: Path | str) -> list[Path]:
+    """The default calendar and each estate's own, and the named calendars (`calendars/*.yaml`), where present."""
+    folder = Path(workflows_dir)
+    named = [*folder.glob(f"{CALENDARS_DIR}/*.yaml"), *folder.glob(f"{ESTATES_DIR}/*/{CALENDARS_DIR}/*.yaml")]
+    return sorted(p for p in [folder / CALENDAR_FILE, *folder.glob(f"{ESTATES_DIR}/*/{CALENDAR_FILE}"), *named]
+                  if p.exists())
 
 
 def overlay_target(overlay_path: Path | str) -> tuple[Path, Path, str]:
@@ -164,10 +178,10 @@ def _problems_of(document: Any, smap: SourceMap, catalogue: Catalogue, workflows
 
 
 def _spawns(document: Any) -> bool:
-    """Whether any transition of a document spawns an item (the only cross-workflow check)."""
+    """Whether any transition of a document spawns or links an item (the cross-workflow checks)."""
     transitions = document.get("transitions") if isinstance(document, dict) else None
     return any(
-        isinstance(action, dict) and "spawn" in action
+        isinstance(action, dict) and ("spawn" in action or "link" in action)
         for transition in (transitions if isinstance(transitions, list) else ())
         if isinstance(transition, dict) and isinstance(transition.get("actions"), list)
         for action in transition["actions"]
@@ -194,6 +208,7 @@ class Loader:
         self._documents: dict[str, Any] | None = None
         self._routes: frozenset[str] | None = None
         self._loaded: dict[tuple[Path, str | None], tuple[WorkflowDefinition | None, list[Problem]]] = {}
+        self._messages: dict[str | None, messages.Catalogue | None] = {}
 
     @property
     def routes(self) -> frozenset[str] | None:
@@ -232,6 +247,32 @@ class Loader:
         if found:
             raise DefinitionError(found)
         return RoutingTable.of(read_source(path).document)
+
+    def messages_document(self, estate: str | None = None) -> dict[str, Any] | None:
+        """The resident message catalogue document of every estate (None) or of one (its _messages.yaml
+        merged onto messages.yaml); None when the folder has no messages.yaml."""
+        base = read_source(self.workflows_dir / MESSAGES_FILE) if (self.workflows_dir / MESSAGES_FILE).exists() \
+            else None
+        if base is None or not isinstance(base.document, dict):
+            return None
+        override = self.workflows_dir / ESTATES_DIR / (estate or "") / messages.ESTATE_MESSAGES_FILE
+        extra = read_source(override).document if estate is not None and override.exists() else None
+        return messages.merge(base.document, extra)
+
+    def messages(self, estate: str | None = None) -> messages.Catalogue | None:
+        """The compiled catalogue `messages_document` gives, read once per estate."""
+        if estate not in self._messages:
+            document = self.messages_document(estate)
+            self._messages[estate] = messages.Catalogue.of(document) if document is not None else None
+        return self._messages[estate]
+
+    def messages_problems(self, path: Path | str) -> list[Problem]:
+        """Every problem of a messages file (messages.yaml, or an estate's _messages.yaml), sorted."""
+        source = read_source(path)
+        if source.document is None:
+            return list(source.problems)
+        found = messages.problems(source.document, source.smap, estate_file=is_estate_file(path))
+        return sorted({*source.problems, *found})
 
     def load(self, path: Path | str, *, estate: str | None = None) -> WorkflowDefinition:
         """The compiled definition of one file. Raises DefinitionError."""
@@ -273,6 +314,9 @@ class Loader:
                 workflows[document["id"]] = document
         routes = self.routes if _routes_named(document) else None
         definition, more = _problems_of(document, smap, self.catalogue, workflows, routes)
+        if messages.has_resident_notify(document):  # the message templates are read only when texted
+            more += messages.workflow_problems(document, smap, self.messages(estate))
+        more += named_calendar_problems(document, smap, self.workflows_dir / CALENDARS_DIR)
         return definition, sorted(set(problems + more))
 
 

@@ -2,7 +2,8 @@
 
 `workflows/estates/<estate>/<workflow id>.yaml` adds or overrides keys of the base:
 states and fields by key, transitions by (name, from); mappings merge, lists and scalars
-are replaced, and `remove: true` deletes an entry. The result is validated like any
+are replaced, and `remove: true` deletes an entry; `parameters: {id: value}` sets a base
+parameter's value (engine/language/parameters.py). The result is validated like any
 definition, with a SourceMap whose positions point at the overlay's lines for whatever
 the overlay wrote and at the base's lines for the rest.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.errors import Path, Problem
+from engine.language.schema import suggest
 from engine.language.source import SourceMap
 
 
@@ -84,6 +86,41 @@ class _Merger:
             self.smap.copy_subtree(self.omap, (section, name), (section, name))
         return result
 
+    def parameters(self) -> dict[str, Any]:
+        """`parameters: {id: value}` sets the value of the base's parameter `id` (label and type stay).
+
+        A mapping merges like any entry (to relabel one); a parameter the base lacks is refused:
+        a value nothing reads would hide a misspelt id.
+        """
+        found = self.base.get("parameters")
+        base: dict[str, Any] = found if isinstance(found, dict) else {}
+        over = self.over["parameters"]
+        if not isinstance(over, dict):
+            self.problems.append(self.omap.problem(("parameters",), "must be a mapping (id: value)", code="type"))
+            return base
+        self.smap.values[("parameters",)] = self.omap.position(("parameters",))
+        result: dict[str, Any] = {}
+        for name, spec in base.items():
+            self.smap.copy_subtree(self.bmap, ("parameters", name), ("parameters", name))
+            result[name] = spec
+            if name not in over:
+                continue
+            value = over[name]
+            self.smap.keys[("parameters", name)] = self.omap.position(("parameters", name), key=True)
+            if isinstance(value, dict) and isinstance(spec, dict):
+                result[name] = _merge(spec, ("parameters", name), self.bmap, value, ("parameters", name), self.omap,
+                                      ("parameters", name), self.smap)
+            elif isinstance(spec, dict):
+                result[name] = {**spec, "value": value}
+                self.smap.values[("parameters", name, "value")] = self.omap.position(("parameters", name))
+        for name in over:
+            if name not in base:
+                known = ", ".join(base) or "none"
+                message = (f"the workflow has no parameter '{name}'{suggest(name, base)} to set "
+                           f"(its parameters: {known}); declare it in the base workflow's 'parameters'")
+                self.problems.append(self.omap.problem(("parameters", name), message, key=True, code="overlay"))
+        return result
+
     def transitions(self) -> list[Any]:
         found = self.base.get("transitions")
         base: list[Any] = found if isinstance(found, list) else []
@@ -135,6 +172,8 @@ class _Merger:
         for key, value in self.over.items():
             if key in ("states", "fields"):
                 result[key] = self.by_key(key)
+            elif key == "parameters":
+                result[key] = self.parameters()
             elif key == "transitions":
                 result[key] = self.transitions()
             elif key == "id" and value != self.base.get("id"):

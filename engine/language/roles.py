@@ -21,7 +21,7 @@ from typing import Any
 from engine.errors import Problem
 from engine.language.source import SourceMap
 
-__all__ = ["ROLE_KEYS", "Catalogue", "problems"]
+__all__ = ["ROLE_KEYS", "Catalogue", "problems", "unknown_role"]
 
 ROLE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 ROLE_KEYS = frozenset({"label", "department"})
@@ -56,6 +56,12 @@ class Catalogue:
     def department_values(self) -> frozenset[str]:
         """Every department an executor role works for."""
         return frozenset(self.departments.values())
+
+
+def unknown_role(role: str, labels: Mapping[str, str], hint: str = "") -> str:
+    """The message for a role id the catalogue lacks: every valid id with its label, so the fix is on one line."""
+    known = ", ".join(f"{r}（{label}）" for r, label in labels.items())
+    return f"unknown role '{role}'{hint}; the roles of roles.yaml are: {known or '(none)'}"
 
 
 def problems(document: Any, smap: SourceMap) -> Iterator[Problem]:

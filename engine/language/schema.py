@@ -80,6 +80,10 @@ def _pattern_message(value: Any, pattern: str) -> str:
         return f"{_short(value)} is not a share of the time: write a percentage such as 80%"
     if "@" in pattern:
         return f"{_short(value)} is not a username: letters, digits and _ . @ - only"
+    if "(KB|MB)" in pattern:
+        return f"{_short(value)} is not a file size: write a number and KB or MB, such as 10MB or 500KB"
+    if pattern.startswith("^(image|"):
+        return f"{_short(value)} is not a kind of file: write image, pdf, office, or an extension such as .dwg"
     if pattern.startswith("^[A-Z]"):
         return f"{_short(value)} is not a valid number prefix: use 1-8 capital letters or digits, such as TS"
     return f"{_short(value)} is not a valid name: use lowercase letters, digits and _, starting with a letter"
@@ -130,12 +134,22 @@ def _problems(error: ValidationError, smap: SourceMap) -> Iterator[Problem]:
         "minProperties": "must not be empty",
         "minLength": "must not be empty",
         "maxLength": f"is too long (at most {expected} characters)",
-        "maxProperties": "give exactly one of: notify, spawn",
+        "maxProperties": "give exactly one of: notify, spawn, link",
         "uniqueItems": "lists the same entry twice",
         "const": f"must be {expected!r}",
     }
     if kind in messages:
         yield smap.problem(path, messages[kind], code=kind)
+        return
+    if kind == "oneOf" and path and path[-1] == "when":
+        if isinstance(value, dict):
+            # The mapping form `{if: ..., label: ...}`: say what is wrong inside it (a missing label, a typo).
+            for sub in error.context or ():
+                if sub.relative_schema_path and sub.relative_schema_path[0] == 1:
+                    yield from _problems(sub, smap)
+            return
+        yield smap.problem(path, "must be an expression in a text, or {if: <expression>, label: <中文说明>}",
+                           code="oneOf")
         return
     if kind == "oneOf":
         if path and path[-1] == "from":

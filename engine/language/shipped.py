@@ -2,6 +2,7 @@
 
     SCHEMAS, WORKFLOWS      the resource packages (pyproject.toml maps schemas/ and workflows/ to them)
     shipped(package)        the folder of one, as an importlib.resources Traversable
+    SHIPPED_WORKFLOWS       the ids of the product's own workflows (workflows/<id>.yaml)
 
 Read with importlib.resources, so a wheel installed anywhere finds them as an editable
 install of the repository does; nothing is looked up relative to this file.
@@ -14,10 +15,17 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-__all__ = ["SCHEMAS", "WORKFLOWS", "shipped"]
+__all__ = ["SCHEMAS", "SHIPPED_WORKFLOWS", "WORKFLOWS", "shipped"]
 
 SCHEMAS = "estateflow.schemas"
 WORKFLOWS = "estateflow.workflows"
+SHIPPED_WORKFLOWS = (
+    "intake", "complaint", "repair", "renovation", "move_in", "dunning",
+    "patrol", "quality_check", "violation", "notice", "survey", "incident",
+)
+"""The workflows the product ships, the one list its tests read (docs/workflows.md draws each, each has
+its scenarios). A site adds its own workflows to workflows/ as the docs invite: those are the site's,
+checked by `estateflow validate` and its own scenarios, never by the product's tests."""
 
 
 def shipped(package: str) -> Traversable:

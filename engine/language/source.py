@@ -217,12 +217,24 @@ def _too_deep(text: str) -> tuple[int, int] | None:
     return None
 
 
+_ALIAS = "while scanning an alias"
+_UNQUOTED_STAR = ("an unquoted * starts a YAML alias (*name); to mean every state, quote it: "
+                  'from: "*"')
+
+
 def _problem_from_yaml_error(file: str, error: yaml.YAMLError) -> Problem:
+    if getattr(error, "context", None) == _ALIAS and getattr(error, "context_mark", None) is not None:
+        # `from: *` is the language's "every state", but YAML reads a bare * as an alias: say so
+        # at the star, instead of PyYAML's "expected alphabetic or numeric character".
+        star = error.context_mark  # type: ignore[attr-defined]
+        return Problem(file, star.line + 1, star.column + 1, (), f"YAML syntax error: {_UNQUOTED_STAR}", "yaml")
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
     line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     text = getattr(error, "problem", None) or str(error)
     context = getattr(error, "context", None)
     message = f"YAML syntax error: {context}, {text}" if context else f"YAML syntax error: {text}"
+    if text.startswith("found undefined alias"):
+        message += ' (a value starting with * is an alias: quote it, as in from: "*")'
     if "\t" in text or "'\\t'" in text:
         message += " (YAML does not allow tabs for indentation; use spaces)"
     return Problem(file, line, column, (), message, "yaml")

@@ -12,7 +12,8 @@ themselves. Only those who manage the estate (its admin or cs_manager) act on a 
 Anonymising replaces the resident's name (with （已匿名）) and phone (removed) in the resident
 record, in the personal fields of the items of their unit that hold that name or phone, in
 those items' history, and in the audit rows of the resident; figures (areas, amounts, dates,
-states, time limits) are kept, so reports still count the household and its items.
+states, time limits) are kept, so reports still count the household and its items. The files of
+those items' `personal` file fields are deleted (engine/files/erasure.py); the export lists the files.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ from sqlalchemy.orm import Session
 
 from engine.access.actor import Actor
 from engine.errors import InvalidFields, ItemNotFound, NotPermitted
+from engine.files import erasure
 from engine.language.definition import WorkflowDefinition
 from engine.org import audit, estates, values
+from engine.runtime import resident_messages
 from engine.runtime.registry import REGISTRY, Registry
 from engine.store import queries
 from engine.store.models import AuditLog, Building, Estate, Item, ItemHistory, Resident, Unit
@@ -63,11 +66,13 @@ class ResidentExport:
 
     residents: tuple[dict[str, Any], ...]
     items: tuple[dict[str, Any], ...]
+    files: tuple[dict[str, Any], ...] = ()
+    """The files attached to those items: names, kinds, dates (engine/files/erasure.py), not their bytes."""
 
     def as_json(self) -> str:
         """The export as indented JSON (UTF-8 text, Chinese as is)."""
-        return json.dumps({"residents": list(self.residents), "items": list(self.items)}, ensure_ascii=False,
-                          indent=2, default=str)
+        return json.dumps({"residents": list(self.residents), "items": list(self.items), "files": list(self.files)},
+                          ensure_ascii=False, indent=2, default=str)
 
     def as_csv(self) -> bytes:
         """The export as one CSV table (section, record, field, value), UTF-8 with BOM for Excel."""
@@ -83,6 +88,10 @@ class ResidentExport:
                     writer.writerow(["事项", item["number"], key, "" if value is None else value])
             for label, value in item["fields"].items():
                 writer.writerow(["事项", item["number"], label, "" if value is None else value])
+        for file in self.files:
+            erased = "，已删除" if file["erased_at"] else ""
+            writer.writerow(["附件", file["item"], file["field"],
+                             f"{file['name']}（{file['kind']}，{file['uploaded_at'][:10]} 上传{erased}）"])
         return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
 
 
@@ -106,9 +115,20 @@ def _record(session: Session, resident: Resident, unit: Unit) -> dict[str, Any]:
             "phone": resident.phone, "moved_in_on": resident.moved_in_on, "moved_out_on": resident.moved_out_on}
 
 
+def _plain(definition: WorkflowDefinition, name: str, value: Any) -> Any:
+    """A stored value as exported: a log field's entries one per line (when, who: text)."""
+    field = definition.fields.get(name)
+    if field is not None and field.type == "file" and isinstance(value, list):
+        return f"{len(value)} 个文件（见附件清单）"  # the files' ids mean nothing to the resident
+    if field is None or field.type != "log" or not isinstance(value, list):
+        return value
+    return "\n".join(f"{e.get('at', '')} {e.get('by', '')}：{e.get('text', '')}" for e in value if isinstance(e, dict))
+
+
 def _item_record(item: Item, definition: WorkflowDefinition) -> dict[str, Any]:
     state = definition.states.get(item.state)
-    shown = {definition.fields[k].label if k in definition.fields else k: v for k, v in item.data.items()}
+    shown = {definition.fields[k].label if k in definition.fields else k: _plain(definition, k, v)
+             for k, v in item.data.items()}
     return {"number": item.number, "workflow": definition.title, "state": state.label if state else item.state,
             "created_at": item.created_at.isoformat(), "updated_at": item.updated_at.isoformat(), "fields": shown}
 
@@ -125,11 +145,13 @@ def export_resident(session: Session, actor: Actor, resident_id: int, *,
     units = {r.id: session.get_one(Unit, r.unit_id) for r in same}
     records = tuple(_record(session, r, units[r.id]) for r in same)
     unit_ids = sorted({u.id for u in units.values()})
-    items = tuple(_item_record(i, registry.compiled(session, i.definition_id)) for i in session.scalars(
-        select(Item).where(Item.unit_id.in_(unit_ids)).order_by(Item.created_at, Item.id)))
+    found = [(i, registry.compiled(session, i.definition_id)) for i in session.scalars(
+        select(Item).where(Item.unit_id.in_(unit_ids)).order_by(Item.created_at, Item.id))]
+    items = tuple(_item_record(i, d) for i, d in found)
+    files = tuple(f for i, d in found for f in erasure.listed(session, i.id, i.number, d))
     audit.accessed(session, actor, "privacy", estate_id=unit.estate_id, unit_id=unit.id,
-                   detail=f"应住户要求导出个人资料：住户 {resident.id}，{len(items)} 个事项")
-    return ResidentExport(records, items)
+                   detail=f"应住户要求导出个人资料：住户 {resident.id}，{len(items)} 个事项，{len(files)} 个附件")
+    return ResidentExport(records, items, files)
 
 
 def correct_resident(session: Session, actor: Actor, resident_id: int, *, name: str | None = None,
@@ -172,6 +194,9 @@ def _anonymise_items(session: Session, actor: Actor, unit_id: int, name: str, ph
             data[key] = _scrub(data[key], name, phone)
             if data[key] is None:
                 del data[key]
+        # Their items' photos and documents of `personal` file fields go too (engine/files/erasure.py).
+        changed += erasure.erase(session, item.id, definition, now, name=name, phone=phone,
+                                  placeholder=values.ANONYMOUS)
         if not queries.update_item(db, item.id, item.version, {"state": item.state, "data": data,
                                                                "version": item.version + 1, "updated_at": now}):
             raise InvalidFields({"item": f"事项 {item.number} 刚被他人修改，请重试"})
@@ -203,6 +228,7 @@ def anonymise(session: Session, actor: Actor, resident_id: int, *, now: datetime
         raise InvalidFields({"moved_out_on": "住户还未搬出：先登记搬出日期，再匿名化"})
     name, phone = resident.name, resident.phone
     touched = _anonymise_items(session, actor, unit.id, name, phone, now, registry)
+    resident_messages.forget(session, unit.estate_id, phone)  # texts to them and their recorded choices
     for row in session.scalars(select(AuditLog).where(AuditLog.target == "resident",
                                                       AuditLog.target_id == str(resident.id))):
         row.changes = {k: (_scrub(v, name, phone) if k in ("name", "phone") else v) for k, v in row.changes.items()}

@@ -20,8 +20,15 @@ from sqlalchemy.orm import Session
 from engine.access.actor import Actor
 from engine.errors import InvalidFields, ItemNotFound
 from engine.language import fields
-from engine.language.definition import Action, NotifyAction, SpawnAction, WorkflowDefinition
-from engine.runtime import parties
+from engine.language.definition import (
+    Action,
+    LinkAction,
+    NotifyAction,
+    ResidentNotifyAction,
+    SpawnAction,
+    WorkflowDefinition,
+)
+from engine.runtime import item_limits, item_refs, parties, resident_messages
 from engine.runtime.registry import Registry
 from engine.runtime.timers import Calendars
 from engine.runtime.writes import add_notifications, insert_new_item
@@ -123,15 +130,32 @@ def _spawn(session: Session, ctx: ActionContext, action: Action) -> Writer:
             session, definition=target, definition_id=current.id, definition_version=current.version,
             estate_id=ctx.estate_id, values=values, actor=ctx.actor, now=ctx.now,
             comment=f"由 {ctx.number} 派生", calendars=ctx.calendars, parties=found,
+            # keep_reception: the same call, so `since: received` counts from the parent's reception (review E6).
+            received=item_limits.received_at(session.connection(), ctx.item_id) if action.keep_reception else None,
         )
         queries.add_links(session.connection(), ctx.item_id, child)
 
     return write
 
 
+def _resident(session: Session, ctx: ActionContext, action: Action) -> Writer:
+    # `notify: {resident: phone, template: dispatched}`: consent, template and history in resident_messages.
+    assert isinstance(action, ResidentNotifyAction)
+    return resident_messages.plan(session, action=action, item_id=ctx.item_id, estate_id=ctx.estate_id,
+                                  state=ctx.state, raw_phone=ctx.values.get(action.field), values=template_values(ctx),
+                                  now=ctx.now, actor_id=ctx.actor.user_id, actor_name=ctx.actor.name)
+
+
+def _link(session: Session, ctx: ActionContext, action: Action) -> Writer:
+    # `link: {workflow: notice, number: notice_ref, states: [published]}`: engine/runtime/item_refs.py.
+    return item_refs.plan(session, ctx.item_id, ctx.estate_id, ctx.values, action, ctx.registry)
+
+
 ACTIONS: dict[type, Callable[[Session, ActionContext, Action], Writer]] = {
     NotifyAction: _notify,
     SpawnAction: _spawn,
+    ResidentNotifyAction: _resident,
+    LinkAction: _link,
 }
 
 

@@ -32,13 +32,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
-from engine.access import permissions, visibility
+from engine.access import branches, permissions, visibility
 from engine.access.actor import Actor
 from engine.clock import Clock, SystemClock
 from engine.errors import Conflict, GuardFailed, InvalidFields, ItemNotFound, UnknownTransition
+from engine.files import attachments
 from engine.language import fields
 from engine.language.definition import TransitionDef, WorkflowDefinition
-from engine.runtime import actions, parties, timers
+from engine.runtime import actions, countersign, links, logs, parties, timers
 from engine.runtime.registry import REGISTRY, Registry
 from engine.runtime.writes import insert_new_item
 from engine.store import queries
@@ -185,12 +186,15 @@ def create(session: Session, *, workflow: str, estate: str, actor: Actor, data: 
         if bad or missing:
             raise InvalidFields({**bad, **missing})
         found = parties.check(session, definition, estate, values)
+        staged = attachments.check(session, definition, estate, values, {})  # files: checked before writing
         now = (clock or _SYSTEM_CLOCK).now()
+        values.update(logs.append(definition, {}, values, by=placed.name, at=now))
         item_id = insert_new_item(
             session, definition=definition, definition_id=current.id, definition_version=current.version,
             estate_id=estate, values=values, actor=placed, now=now, comment=comment, calendars=calendars, tz=tz,
             parties=found,
         )
+        attachments.write(session, item_id, estate, staged, placed.user_id, now)
         # Read back without the visibility rule: whoever registers an item is shown what they registered.
         row = queries.item_row(session.connection(), item_id)
         assert row is not None
@@ -199,12 +203,16 @@ def create(session: Session, *, workflow: str, estate: str, actor: Actor, data: 
 
 def fire(session: Session, item_id: int, transition: str, actor: Actor, data: Mapping[str, Any] | None = None,
          comment: str | None = None, version: int | None = None, *, clock: Clock | None = None,
-         registry: Registry = REGISTRY, calendars: timers.Calendars = timers.CALENDARS) -> ItemView:
+         registry: Registry = REGISTRY, calendars: timers.Calendars = timers.CALENDARS,
+         branch: int | None = None) -> ItemView:
     """Fire `transition` on an item: check, apply, record (design.md "Runtime rules").
 
     Args:
         version: the lock version the caller saw; None skips the early check (the
             update is still version-checked against what this call read).
+        branch: the entry of `transitions` (its index) the person chose, one button per branch;
+            honoured only if the roles allow it and its `when` holds (engine/access/branches.py),
+            else refused with that branch's own reason. None: the first that holds, in file order.
 
     Raises:
         ItemNotFound, Conflict, UnknownTransition, NotPermitted, InvalidFields, GuardFailed.
@@ -218,14 +226,22 @@ def fire(session: Session, item_id: int, transition: str, actor: Actor, data: Ma
         if not candidates:
             raise UnknownTransition(f"状态“{definition.states[row.state].label}”下没有操作 {transition}",
                                     transition=transition, state=row.state)
+        named = candidates
         candidates = permissions.permitted_branches(actor, transition, candidates)  # 3
         tz = ZoneInfo(row.timezone)
         stored = fields.decode(definition.fields, row.data)
-        working = {**stored, **parse_data(definition, data, tz)}  # 4
+        given = parse_data(definition, data, tz)
         now = (clock or _SYSTEM_CLOCK).now()
+        # A log field's text is a new entry after the stored ones (engine/runtime/logs.py).
+        working = {**stored, **given, **logs.append(definition, stored, given, by=actor.name, at=now)}  # 4
         local = now.astimezone(tz)
         # Guards may read the acting user (`me`, `my_roles`): on a copy, never stored.
-        chosen = definition.choose(row.state, candidates, permissions.acting(working, actor), local)  # 5
+        if branch is not None:  # the person chose the branch: that one or its own refusal
+            chosen: TransitionDef | None = branches.honour(
+                definition, named, candidates, branch, permissions.acting(working, actor), local,
+                lambda: _names(session, definition, working))
+        else:
+            chosen = definition.choose(row.state, candidates, permissions.acting(working, actor), local)  # 5
         if chosen is None:
             names = parties.display_names(session, (working.get(n) for n, f in definition.fields.items()
                                                     if f.type == "user"))
@@ -234,15 +250,33 @@ def fire(session: Session, item_id: int, transition: str, actor: Actor, data: Ma
             raise GuardFailed(f"不能{candidates[0].label}：{reason}", transition=transition, conditions=conditions,
                               reason=reason)
         missing = {name: "必填" for name in chosen.require if not fields.is_filled(working.get(name))}  # 6
+        # `require_new`: given in this very step; a value stored by an earlier step does not count.
+        missing.update({name: "本步必须填写" for name in chosen.require_new if not fields.is_filled(given.get(name))})
         if missing:
             raise InvalidFields(missing)
-        return _apply(session, loaded, chosen, working, comment, now, tz, registry, calendars, stored)
+        chosen, marker = countersign.sign(session, row, definition, chosen, actor, working)
+        view = _apply(session, loaded, chosen, working, comment, now, tz, registry, calendars, stored, marker)
+        if view.state != row.state:
+            # An item waiting on this one may react to the state it entered, in this same transaction.
+            links.react(session, view, definition, now, fire=fire, registry=registry, calendars=calendars)
+        return view
+
+
+def _names(session: Session, definition: WorkflowDefinition, values: Mapping[str, Any]) -> dict[str, str]:
+    """The display names of the people the `user` fields name (a refusal names the person in charge)."""
+    return parties.display_names(session, (values.get(n) for n, f in definition.fields.items() if f.type == "user"))
 
 
 def _apply(session: Session, loaded: _Loaded, chosen: TransitionDef, working: dict[str, Any], comment: str | None,
            now: datetime, tz: tzinfo, registry: Registry, calendars: timers.Calendars,
-           stored: Mapping[str, Any]) -> ItemView:
-    """Step 7: set, new state, version + 1, time limits, history, actions; the update comes first."""
+           stored: Mapping[str, Any], marker: Mapping[str, Any] | None = None) -> ItemView:
+    """Step 7: set, new state, version + 1, time limits, history, actions; the update comes first.
+
+    The order (docs/workflow-language.md "What a step does, in order"): the step's data is on
+    `working` already; `set` entries in file order, each seeing the ones before; then the
+    actions, in file order, on the values after `set` (a spawn copies them, a notify shows them).
+    A `stay` step (and a countersign still waiting for signatures) keeps the state's time limits.
+    """
     row, definition, actor = loaded.row, loaded.definition, loaded.actor
     local = now.astimezone(tz)
     problems: dict[str, str] = {}
@@ -257,9 +291,12 @@ def _apply(session: Session, loaded: _Loaded, chosen: TransitionDef, working: di
         raise InvalidFields(problems)
     # The unit and the people the step names are checked before the first write, like everything else.
     found = parties.check(session, definition, row.estate_id, working, stored)
+    staged = attachments.check(session, definition, row.estate_id, working, stored)  # uploads → attachment ids
     data = fields.encode(definition.fields, working)
     old = row.data
     changes = {name: [old.get(name), data.get(name)] for name in {**old, **data} if old.get(name) != data.get(name)}
+    changes.update(logs.new_entries(definition, old, data))
+    changes.update(marker or {})
     ctx = actions.ActionContext(row.id, row.number, row.estate_id, row.estate_name, chosen.dest, definition,
                                 working, actor, now, tz, registry, calendars)
     writers = actions.plan(session, ctx, chosen.actions)
@@ -268,13 +305,15 @@ def _apply(session: Session, loaded: _Loaded, chosen: TransitionDef, working: di
     # limits, timers or pauses on either side the entry columns ride on the one UPDATE.
     plain = (timers.timeless(definition, row.state, chosen.dest) and row.paused_since is None
              and not row.overdue and row.deadline_at is None)
-    if plain:
+    # A `stay` step records without moving: the state is not entered again, its limits keep running.
+    stay = chosen.stay and chosen.dest == row.state
+    if plain and not stay:
         columns.update(state_entered_at=now, deadline_at=None, overdue=False)
     db = session.connection()
     if not queries.update_item(db, row.id, row.version, columns):
         raise Conflict(row.version, queries.item_version(db, row.id))
-    if not plain:
-        calendar = calendars.for_estate(row.estate_id)
+    if not plain and not stay:
+        calendar = calendars.for_workflow(row.estate_id, definition.calendar)
         entered, notes = timers.move(db, row.id, definition, row.state, chosen.dest, working, now, calendar, tz)
         columns.update(entered)
         changes.update(notes)  # _was_overdue, _calendar_uncovered: markers shaped like field changes
@@ -283,8 +322,9 @@ def _apply(session: Session, loaded: _Loaded, chosen: TransitionDef, working: di
     queries.add_history(db, {
         "item_id": row.id, "kind": "transition", "transition": chosen.name, "event": None,
         "from_state": row.state, "to_state": chosen.dest, "actor_id": actor.user_id, "actor_name": actor.name,
-        "at": now, "changes": changes, "comment": comment,
+        "at": now, "changes": changes, "comment": comment, "branch": chosen.index,
     })
+    attachments.write(session, row.id, row.estate_id, staged, actor.user_id, now)  # after the row it names
     for write in writers:
         write(session)
     people = {**loaded.assignees, **found.people}

@@ -20,207 +20,33 @@ replaced by the stand-in until they are back (docs/organisation.md "Staff, leave
 
 Logs and `last_error` never hold personal data: no body, no addresses, and
 errors reduced to their kind and code (an SMTP reply can quote an address).
-Senders: LogSender (default), SmtpSender, WebhookSender; `sender_from_env()` picks one.
+Senders (LogSender, the default; SmtpSender, WebhookSender; `sender_from_env()` picks one) are
+engine/runtime/senders.py's.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import logging
 import os
-import smtplib
-import ssl
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from typing import Protocol, cast
+from typing import cast
 
 from sqlalchemy import ColumnElement, Table, and_, or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from engine.clock import Clock, SystemClock
 from engine.errors import Conflict
+from engine.runtime.resident_consent import opted_out
+from engine.runtime.senders import LogSender, Message, Recipient, Sender, safe_error
 from engine.store.db import transaction
 from engine.store.models import Item, Outbox, User, UserRole
 
-__all__ = [
-    "DrainResult", "LogSender", "Message", "Recipient", "RetryPolicy", "SendError", "Sender", "SmtpSender",
-    "WebhookSender", "claim_next", "drain", "safe_error", "sender_from_env",
-]
+__all__ = ["DrainResult", "RetryPolicy", "claim_next", "drain"]
 
 log = logging.getLogger("estateflow.outbox")
 outbox = cast(Table, Outbox.__table__)
-
-
-class SendError(Exception):
-    """A delivery that did not happen; its text must carry no personal data (it is logged)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Recipient:
-    """A person told: a holder of the row's role in its estate, or the person the row names (or a stand-in)."""
-
-    user_id: int
-    name: str
-    email: str | None
-    phone: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One outbox row ready to send."""
-
-    id: int
-    item_id: int
-    number: str
-    estate_id: str
-    role: str | None
-    subject: str
-    body: str
-    attempt: int
-    recipients: tuple[Recipient, ...]
-    user_id: int | None = None
-    """The person the row is for (None: a role's row)."""
-
-    def label(self) -> str:
-        """How logs name the message: nothing personal (the subject is the workflow title and the number)."""
-        to = f"role {self.role}" if self.role is not None else f"user {self.user_id}"
-        return f"notification {self.id} ({to}, estate {self.estate_id}, item {self.number})"
-
-
-class Sender(Protocol):
-    """Delivers a message or raises (any exception counts as a failed attempt)."""
-
-    name: str
-
-    def send(self, message: Message) -> None:
-        """Deliver `message` to its recipients."""
-        ...
-
-
-class LogSender:
-    """The default: one log line per notification (trials; deployments without a gateway yet)."""
-
-    name = "log"
-
-    def send(self, message: Message) -> None:
-        """Log who would be told about what; the body and addresses stay out of the log."""
-        log.info("%s: %s (%d recipient(s))", message.label(), message.subject, len(message.recipients))
-
-
-class SmtpSender:
-    """Mail to the email addresses of the users holding the role in the estate."""
-
-    name = "smtp"
-
-    def __init__(self, host: str, port: int = 25, *, from_addr: str, user: str | None = None,
-                 password: str | None = None, starttls: bool = False, timeout: float = 30.0) -> None:
-        self.host, self.port, self.from_addr = host, port, from_addr
-        self.user, self.password, self.starttls, self.timeout = user, password, starttls, timeout
-
-    def send(self, message: Message) -> None:
-        """One mail to every recipient with an address; none on file is a failed attempt (retried)."""
-        to = [r.email for r in message.recipients if r.email]
-        if not to:
-            to_whom = f"role {message.role}" if message.role is not None else f"user {message.user_id}"
-            raise SendError(f"no email address on file for {to_whom} in estate {message.estate_id}")
-        mail = EmailMessage()
-        mail["Subject"] = message.subject
-        mail["From"] = self.from_addr
-        mail["To"] = ", ".join(to)
-        mail["X-Estateflow-Delivery"] = str(message.id)
-        mail.set_content(message.body)
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-            if self.starttls:
-                smtp.starttls(context=ssl.create_default_context())
-            if self.user:
-                smtp.login(self.user, self.password or "")
-            smtp.send_message(mail, self.from_addr, to)
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    # urllib would follow a 301/302 as a GET without the body and call that success.
-    def redirect_request(self, *_args: object, **_kwargs: object) -> None:
-        return None
-
-
-class WebhookSender:
-    """A JSON POST to a gateway (SMS, WeChat...), optionally signed with a shared secret."""
-
-    name = "webhook"
-
-    def __init__(self, url: str, *, secret: str | None = None, timeout: float = 10.0) -> None:
-        if not url.lower().startswith(("http://", "https://")):
-            raise ValueError("ESTATEFLOW_WEBHOOK_URL must be an http:// or https:// URL")
-        self.url, self.secret, self.timeout = url, secret, timeout
-        self._opener = urllib.request.build_opener(_NoRedirect)
-
-    def payload(self, message: Message) -> bytes:
-        """The request body: the message and its recipients' addresses."""
-        document = {
-            "id": message.id, "role": message.role, "user_id": message.user_id, "estate": message.estate_id,
-            "item_id": message.item_id,
-            "number": message.number, "subject": message.subject, "body": message.body,
-            "recipients": [{"user_id": r.user_id, "name": r.name, "email": r.email, "phone": r.phone}
-                           for r in message.recipients],
-        }
-        return json.dumps(document, ensure_ascii=False).encode("utf-8")
-
-    def signature(self, body: bytes) -> str:
-        """`sha256=` and the hex HMAC-SHA256 of the body under the shared secret."""
-        assert self.secret is not None
-        return "sha256=" + hmac.new(self.secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-
-    def send(self, message: Message) -> None:
-        """POST the payload; anything but a 2xx answer is a failed attempt."""
-        body = self.payload(message)
-        headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "estateflow",
-                   "X-Estateflow-Delivery": str(message.id)}
-        if self.secret:
-            headers["X-Estateflow-Signature"] = self.signature(body)
-        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
-        try:
-            with self._opener.open(request, timeout=self.timeout) as response:
-                response.read(65536)
-        except urllib.error.HTTPError as error:
-            error.close()
-            raise SendError(f"HTTP {error.code} from the webhook") from None
-
-
-def _flag(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def sender_from_env(env: Mapping[str, str] | None = None) -> Sender:
-    """The sender ESTATEFLOW_SENDER names (log, the default; smtp; webhook), set up from the environment.
-
-    Raises:
-        ValueError: an unknown sender or a missing or malformed setting.
-    """
-    env = os.environ if env is None else env
-    kind = (env.get("ESTATEFLOW_SENDER") or "log").strip().lower()
-    if kind == "log":
-        return LogSender()
-    if kind == "smtp":
-        host, from_addr = env.get("ESTATEFLOW_SMTP_HOST"), env.get("ESTATEFLOW_SMTP_FROM")
-        if not host or not from_addr:
-            raise ValueError("ESTATEFLOW_SENDER=smtp needs ESTATEFLOW_SMTP_HOST and ESTATEFLOW_SMTP_FROM")
-        starttls = _flag(env.get("ESTATEFLOW_SMTP_STARTTLS"))
-        return SmtpSender(host, int(env.get("ESTATEFLOW_SMTP_PORT") or (587 if starttls else 25)),
-                          from_addr=from_addr, user=env.get("ESTATEFLOW_SMTP_USER") or None,
-                          password=env.get("ESTATEFLOW_SMTP_PASSWORD") or None, starttls=starttls)
-    if kind == "webhook":
-        url = env.get("ESTATEFLOW_WEBHOOK_URL")
-        if not url:
-            raise ValueError("ESTATEFLOW_SENDER=webhook needs ESTATEFLOW_WEBHOOK_URL")
-        return WebhookSender(url, secret=env.get("ESTATEFLOW_WEBHOOK_SECRET") or None,
-                             timeout=float(env.get("ESTATEFLOW_WEBHOOK_TIMEOUT") or 10))
-    raise ValueError(f"ESTATEFLOW_SENDER must be log, smtp or webhook, not {kind!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,28 +91,12 @@ class DrainResult:
     sent: list[int] = field(default_factory=list)
     retrying: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
+    cancelled: list[int] = field(default_factory=list)
+    """Resident messages not sent: the phone opted out after they were queued."""
 
     def __str__(self) -> str:
-        return f"sent {len(self.sent)}, to retry {len(self.retrying)}, failed {len(self.failed)}"
-
-
-def safe_error(error: BaseException) -> str:
-    """An error reduced to something safe to log and store: its kind and a code, never its text.
-
-    Senders raise SendError with text they wrote themselves; any other exception may
-    quote a recipient (SMTP replies do), so only its class name and numeric codes survive.
-    """
-    if isinstance(error, SendError):
-        return str(error)[:500]
-    parts = [type(error).__name__]
-    for attribute in ("smtp_code", "code", "errno", "status"):
-        value = getattr(error, attribute, None)
-        if isinstance(value, int):
-            parts.append(f"{attribute}={value}")
-    reason = getattr(error, "reason", None)  # urllib.error.URLError wraps the socket error
-    if isinstance(reason, BaseException):
-        parts.append(f"({safe_error(reason)})")
-    return " ".join(parts)
+        text = f"sent {len(self.sent)}, to retry {len(self.retrying)}, failed {len(self.failed)}"
+        return text + (f", cancelled {len(self.cancelled)}" if self.cancelled else "")
 
 
 def _due(now: datetime) -> list[ColumnElement[bool]]:
@@ -339,7 +149,8 @@ def claim_next(factory: sessionmaker[Session], now: datetime, policy: RetryPolic
         return Message(
             id=row.id, item_id=row.item_id, number=row.number, estate_id=row.estate_id, role=row.role,
             subject=row.subject, body=row.body, attempt=row.attempts, user_id=row.user_id,
-            recipients=_recipients(session, row.role, row.user_id, row.estate_id),
+            recipients=() if row.phone is not None else _recipients(session, row.role, row.user_id, row.estate_id),
+            phone=row.phone, template=row.template,
         )
 
 
@@ -381,13 +192,28 @@ def _send_one(factory: sessionmaker[Session], sender: Sender, message: Message, 
     result.sent.append(message.id)
 
 
+def _cancelled(factory: sessionmaker[Session], message: Message) -> bool:
+    """Whether a resident message was cancelled because its phone opted out since it was queued (then
+    recorded 'cancelled': a TD reply must stop even the messages already waiting)."""
+    assert message.phone is not None
+    with transaction(factory) as session:
+        if not opted_out(session, message.estate_id, message.phone):
+            return False
+    _record(factory, message, {"status": "cancelled", "last_error": "the resident opted out", "next_attempt_at": None})
+    log.info("%s: cancelled, the resident opted out", message.label())
+    return True
+
+
 def drain(factory: sessionmaker[Session], sender: Sender, *, clock: Clock | None = None, batch: int = 100,
-          policy: RetryPolicy | None = None) -> DrainResult:
+          policy: RetryPolicy | None = None, sms: Sender | None = None) -> DrainResult:
     """Send up to `batch` due notifications, one short transaction per claim and per outcome.
 
-    Never raises because of a sender; a busy database ends the pass early (the next
-    pass picks up where it stopped).
+    Text messages to residents go through `sms` (engine/runtime/sms.py; default: the log
+    sender), never through the staff's sender; one whose phone opted out after it was
+    queued is cancelled, not sent. Never raises because of a sender; a busy database ends
+    the pass early (the next pass picks up where it stopped).
     """
+    sms = sms or LogSender()
     clock = clock or SystemClock()
     policy = policy or RetryPolicy()
     result = DrainResult()
@@ -399,5 +225,8 @@ def drain(factory: sessionmaker[Session], sender: Sender, *, clock: Clock | None
             break
         if message is None:
             break
-        _send_one(factory, sender, message, clock, policy, result)
+        if message.phone is not None and _cancelled(factory, message):
+            result.cancelled.append(message.id)
+            continue
+        _send_one(factory, sms if message.phone is not None else sender, message, clock, policy, result)
     return result

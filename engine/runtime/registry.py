@@ -37,6 +37,7 @@ from engine.language.loader import (
     routing_files,
 )
 from engine.language.machine import StateGraph
+from engine.runtime import resident_messages
 from engine.store.models import RoutingVersion, WorkflowVersion
 
 __all__ = [
@@ -200,6 +201,7 @@ def publish_site(session: Session, workflows_dir: Path | str, *, registry: Regis
         if workflow_id in bases and workflow_id not in overlays.get(estate, ()):
             merged.append((estate, bases[workflow_id]))
     tables = _routing_documents(loader, workflows_dir)  # checked before anything is stored
+    resident_messages.publish(session, loader, now=now, by=by)  # messages.yaml, estates' _messages.yaml: checked first
     published = [registry.publish(session, d, roles=loader.catalogue.document, estate=e, now=now, by=by)
                  for e, d in merged]
     return published, [_publish_routing(session, estate, document, now, by) for estate, document in tables]

@@ -25,6 +25,7 @@ from engine.access.actor import Actor
 from engine.clock import Clock
 from engine.errors import Conflict, TransitionError
 from engine.language.definition import WorkflowDefinition
+from engine.runtime.item_limits import index_of
 from engine.runtime.items import fire
 from engine.runtime.registry import REGISTRY, Registry
 from engine.runtime.timers import CALENDARS, Calendars, limit_text, rule_of
@@ -174,8 +175,11 @@ def _describe(job: _Job) -> tuple[str, str]:
     """('业主投诉 TS-000012', '（处理中，1小时）'): no field values, so no personal data."""
     rule = rule_of(job.definition, job.row)
     limit = limit_text(rule.within, rule.working, rule.by) if rule is not None else ""
-    label = job.definition.states[job.row.state].label
-    return f"{job.definition.title} {job.item.number}", f"（{label}，{limit}）"
+    # A whole-item limit (item_sla) is not the current state's: say it counts for the whole item.
+    label = "整单时限" if index_of(job.row.rule_index) is not None else job.definition.states[job.row.state].label
+    # A limit that applies under a condition says which, in its `when` label's words (never the expression).
+    condition = getattr(rule, "when_label", None)
+    return f"{job.definition.title} {job.item.number}", f"（{label}，{limit}{'，' + condition if condition else ''}）"
 
 
 def _escalate(job: _Job) -> str:
@@ -212,8 +216,9 @@ def _fire(job: _Job, comment: str) -> bool:
     except Conflict:
         raise
     except TransitionError as error:
-        labels = {t.name: t.label for t in job.definition.transitions}
-        _event(job, "timer_skipped", f"定时操作“{labels.get(name, name)}”未执行：{error.message}",
+        # The label of that name's first branch leaving this state (not whichever entry of the name is last).
+        label = next((t.label for t in job.definition.transitions_from(job.row.state, name)), name)
+        _event(job, "timer_skipped", f"定时操作“{label}”未执行：{error.message}",
                {"reason": [None, error.code]})
         return False
     return True

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from engine.access.actor import Actor
 from engine.language import fields
 from engine.language.definition import WorkflowDefinition
+from engine.runtime import item_limits, timers
 from engine.runtime import parties as named
-from engine.runtime import timers
 from engine.store import queries
 
 __all__ = ["add_notifications", "insert_new_item"]
@@ -32,7 +32,8 @@ __all__ = ["add_notifications", "insert_new_item"]
 def insert_new_item(session: Session, *, definition: WorkflowDefinition, definition_id: int,
                     definition_version: int, estate_id: str, values: Mapping[str, Any], actor: Actor,
                     now: datetime, comment: str | None, calendars: timers.Calendars,
-                    tz: tzinfo | None = None, parties: named.Parties | None = None) -> int:
+                    tz: tzinfo | None = None, parties: named.Parties | None = None,
+                    received: datetime | None = None) -> int:
     """Write a new item in its initial state (version 1), its time limits and first history row; returns its id.
 
     Limits count by the estate's calendar from `calendars`; `tz` is the estate's time
@@ -44,8 +45,10 @@ def insert_new_item(session: Session, *, definition: WorkflowDefinition, definit
     db = session.connection()
     number = queries.next_number(db, estate_id, definition.number_prefix)
     data = fields.encode(definition.fields, values)
-    calendar = calendars.for_estate(estate_id)
-    time_columns, deadlines = timers.plan_entry(definition, initial, values, now, calendar, tz or calendar.tz)
+    calendar = calendars.for_workflow(estate_id, definition.calendar)
+    # `received`: a spawned item's limits may count from the call behind it (`since: received`, review E6).
+    time_columns, deadlines = timers.plan_entry(definition, initial, values, now, calendar, tz or calendar.tz,
+                                                received=received)
     item_id = queries.insert_item(db, {
         "estate_id": estate_id, "number": number, "workflow_id": definition.id, "definition_id": definition_id,
         "definition_version": definition_version, "state": initial, "data": data, "version": 1,
@@ -57,7 +60,8 @@ def insert_new_item(session: Session, *, definition: WorkflowDefinition, definit
         "item_id": item_id, "kind": "transition", "transition": None, "event": None, "from_state": None,
         "to_state": initial, "actor_id": actor.user_id, "actor_name": actor.name, "at": now,
         "changes": {**{name: [None, value] for name, value in data.items()},
-                    **timers.calendar_note(definition, calendar, deadlines)},
+                    **timers.calendar_note(definition, calendar, deadlines),
+                    **item_limits.reception_note(received, now, tz or calendar.tz)},
         "comment": comment,
     })
     return item_id

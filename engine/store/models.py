@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     ForeignKey,
@@ -37,6 +38,7 @@ from engine.clock import DEFAULT_TIMEZONE
 __all__ = [
     "AccessLog", "AddressFailure", "AuditLog", "Base", "Building", "Counter", "Estate", "Item", "ItemAssignee",
     "ItemDeadline", "ItemHistory", "ItemLink", "LoginFailure", "LoginSession", "Outbox", "Resident", "RoutingVersion",
+    "MessagesVersion", "ResidentConsent", "Attachment",
     "Unit", "User", "UserEstate", "UserRole", "UTCDateTime", "WorkerPass", "WorkflowVersion",
 ]
 
@@ -304,6 +306,8 @@ class ItemHistory(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     changes: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
     comment: Mapped[str | None] = mapped_column(Text)
+    branch: Mapped[int | None] = mapped_column(Integer)
+    """The fired entry's index in its definition's `transitions` (null: an event, or written before 0007)."""
 
 
 class Outbox(Base):
@@ -327,6 +331,10 @@ class Outbox(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    """A message to a resident (`notify: {resident: FIELD}`, 0009): the number texted; role and user_id are null."""
+    template: Mapped[str | None] = mapped_column(String(64))
+    """The resident template's id (workflows/messages.yaml), 0009."""
 
 
 class ItemLink(Base):
@@ -428,6 +436,35 @@ class ItemAssignee(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
 
 
+class Attachment(Base):
+    """A file attached to an item's `file` field (0008); the bytes live in the file store, under `storage_key`.
+
+    `id` is random (it is the value the field stores and the address the page links to); the
+    name and type the uploader's device gave are kept for display only: `content_type` is what
+    the bytes were sniffed to be. `history_id` is the step that added it (null for one added
+    before its step's row existed, which does not happen today, or after that row is gone).
+    """
+
+    __tablename__ = "attachments"
+    __table_args__ = (Index("ix_attachments_estate_id", "estate_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    estate_id: Mapped[str] = mapped_column(String(64))
+    field: Mapped[str] = mapped_column(String(64))
+    history_id: Mapped[int | None] = mapped_column(ForeignKey("item_history.id", ondelete="SET NULL"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(200), unique=True)
+    thumbnail_key: Mapped[str | None] = mapped_column(String(200))
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """Set when PIPL erasure deleted the stored file (engine/files/erasure.py); the row stays, for the history."""
+
+
 class AuditLog(Base):
     """Who changed what in the organisation, when: estates, buildings, units, residents, users, roles.
 
@@ -475,6 +512,45 @@ class RoutingVersion(Base):
     """A published routing table of one estate (workflows/estates/<estate>/_routing.yaml); the newest applies."""
 
     __tablename__ = "routing_versions"
+    __table_args__ = (UniqueConstraint("estate_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    estate_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    document: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    published_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class ResidentConsent(Base):
+    """A resident's recorded choice about text messages to a phone in an estate (0009), append-only.
+
+    The newest row of an (estate, phone) is the one that applies (engine/runtime/resident_consent.py):
+    'consented' (reminders such as 缴费提醒 may be sent) or 'opted_out' (nothing is sent). Older rows
+    stay as the record of who recorded what and when (PIPL: consent must be provable).
+    `source`: 'staff' (on a call or at the desk), 'sms_reply' (the gateway reported a TD reply), 'import'.
+    """
+
+    __tablename__ = "resident_consents"
+    __table_args__ = (Index("ix_resident_consents_estate_phone", "estate_id", "phone", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    estate_id: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    recorded_by_name: Mapped[str] = mapped_column(String(200), default="")
+    note: Mapped[str] = mapped_column(String(200), default="")
+
+
+class MessagesVersion(Base):
+    """A published resident-message catalogue (workflows/messages.yaml merged with an estate's
+    _messages.yaml; estate '' is the base), 0009; the newest of an estate applies, else the base's."""
+
+    __tablename__ = "messages_versions"
     __table_args__ = (UniqueConstraint("estate_id", "version"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

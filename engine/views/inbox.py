@@ -6,7 +6,8 @@ Two halves, as in engine/access/permissions.py: in SQL, the (estate, published v
 state) triples where the actor's roles *in that estate* allow some transition, limited
 to the items the actor may see (engine/access/visibility.py); in Python, for candidates
 read in order and in batches, whether a guard lets the actor act now
-(`permissions.can_act`, the item page's rule, with `me` and `my_roles`). Items a `user`
+(`permissions.can_act`, the item page's rule, with `me` and `my_roles`; a countersign the actor
+signed already, or has no place in, does not count: engine/views/logs.py). Items a `user`
 field assigns to the actor come first (item_assignees, in SQL), then the rest; each part
 nearest deadline first, no deadline last, oldest first.
 """
@@ -23,6 +24,8 @@ from sqlalchemy.orm import Session
 from engine.access import permissions, visibility
 from engine.access.actor import Actor
 from engine.language import fields as fieldtypes
+from engine.language.definition import WorkflowDefinition
+from engine.runtime import countersign
 from engine.runtime.registry import REGISTRY, Registry
 from engine.views.listing import Page, assignees, base_query, items, rows_of, versions_of, visible
 
@@ -51,6 +54,23 @@ def _acting(actor: Actor, known: list[visibility.Version]) -> ColumnElement[bool
     return or_(*per_estate) if per_estate else false()
 
 
+def _signable(session: Session, item_id: int, state: str, definition: WorkflowDefinition, values: Any,
+              now: datetime, actor: Actor) -> bool:
+    """Whether something allowed here is not a countersign the actor cannot sign (signed already, or
+    no place left for them): the item page closes such a step (engine/views/logs.py), so the inbox
+    must not list the item for it."""
+    if actor.is_system or not any(t.countersign is not None for t in definition.transitions_from(state)):
+        return True
+    for step in permissions.availability(definition, state, values, now, actor):
+        if not step.allowed:
+            continue
+        signed = next((t for t in definition.transitions_from(state, step.name) if t.countersign is not None), None)
+        if signed is None or countersign.open_slot(session, item_id, state, definition, signed, actor,
+                                                   values)[0] is not None:
+            return True
+    return False
+
+
 def inbox(session: Session, actor: Actor, *, page: int = 1, per_page: int = 20, now: datetime,
           registry: Registry = REGISTRY) -> Page:
     """我的待办 (see the module docstring); `Row.mine` marks the items assigned to the actor."""
@@ -73,7 +93,9 @@ def inbox(session: Session, actor: Actor, *, page: int = 1, per_page: int = 20, 
             definition = registry.compiled(session, record.definition_id, record.content_hash)
             values = fieldtypes.decode(definition.fields, record.data)
             local = now.astimezone(ZoneInfo(record.timezone))
-            if permissions.can_act(definition, record.state, values, local, actor.at(record.estate_id)):
+            placed = actor.at(record.estate_id)
+            if (permissions.can_act(definition, record.state, values, local, placed)
+                    and _signable(session, record.id, record.state, definition, values, local, placed)):
                 found.append(record)
         if len(batch) < _BATCH:
             break

@@ -3,9 +3,10 @@
     violations(factory, estate=None, batch=500) -> Iterator[Violation]
 
 For each item: its state is the target of its last transition row; its version is the
-number of its transition rows (creation included); its pending deadlines belong to its
+number of its transition rows (creation included) and VERSIONED_EVENTS rows; its pending deadlines belong to its
 current state, or while paused to the state it paused from; it is in a paused state
-exactly when a pause start is recorded; each spawn link has its link back; its recorded
+exactly when a pause start is recorded; each spawn link, and each link a `link` action wrote
+(linked/linked_from), has its link back; its recorded
 assignees (item_assignees) are exactly the people its `user` fields name.
 
 Items are read in batches by id (keyset, never OFFSET), each batch in a read
@@ -20,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, case, exists, func, select
+from sqlalchemy import Row, case, exists, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.language.definition import WorkflowDefinition
@@ -32,7 +33,9 @@ __all__ = ["BATCH", "Violation", "item_count", "violations"]
 
 BATCH = 500
 """Items per batch: small enough for SQLite's parameter limits and a short snapshot."""
-_BACK = {"spawned": "spawned_from", "spawned_from": "spawned"}
+_BACK = {"spawned": "spawned_from", "spawned_from": "spawned", "linked": "linked_from", "linked_from": "linked"}
+"""Each link kind and its way back: a `spawn` writes the first pair, a `link` action the second
+(engine/runtime/item_refs.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +126,16 @@ def _problems(row: Row[Any], definition: WorkflowDefinition, transitions: tuple[
         yield f"links to item id {other} as '{kind}' but that item has no '{_BACK[kind]}' link back"
 
 
+VERSIONED_EVENTS = ("handover", "anonymised")
+"""Events that change an item's data outside a step, so bump its version too (engine/runtime/handover.py,
+engine/org/privacy.py): a form opened before them is refused as stale. Counted with the transition rows;
+they stay in the item's state, so the last row's target is unchanged."""
+
+
 def _transitions(session: Session, ids: list[int]) -> dict[int, tuple[int, str | None]]:
-    """item id → (number of transition rows, target of the last one)."""
-    is_transition = (history.c.kind == "transition", history.c.item_id.in_(ids))
+    """item id → (number of transition rows and version-bumping events, target of the last one)."""
+    is_transition = (or_(history.c.kind == "transition", history.c.event.in_(VERSIONED_EVENTS)),
+                     history.c.item_id.in_(ids))
     per_item = (select(history.c.item_id, func.count().label("n"), func.max(history.c.id).label("last_id"))
                 .where(*is_transition).group_by(history.c.item_id).subquery())
     stmt = select(per_item.c.item_id, per_item.c.n, history.c.to_state).join(
@@ -144,9 +154,9 @@ def _pending_states(session: Session, ids: list[int]) -> dict[int, set[str]]:
 
 
 def _one_way_links(session: Session, ids: list[int]) -> dict[int, list[tuple[int, str]]]:
-    """item id → its spawn links (other item, kind) that have no link back."""
+    """item id → its spawn and `link` links (other item, kind) that have no link back."""
     back = links.alias("back")
-    opposite = case((links.c.kind == "spawned", "spawned_from"), else_="spawned")
+    opposite = case(*((links.c.kind == kind, back_kind) for kind, back_kind in _BACK.items()))
     stmt = (select(links.c.from_item_id, links.c.to_item_id, links.c.kind)
             .where(links.c.kind.in_(tuple(_BACK)), links.c.from_item_id.in_(ids),
                    ~exists().where(back.c.from_item_id == links.c.to_item_id,

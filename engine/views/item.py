@@ -10,7 +10,8 @@ shows personal data in full: the caller then writes an access_log row (engine.or
 kind 'view') in its own transaction, for each such view.
 
 A bounded number of queries whatever the item's history: the item and its assignees, the
-estate, the history, the names of the people named, the links, the role labels.
+estate, the history, the names of the people named, the links, the role labels (and, for a
+workflow with whole-item limits, the pending limits: engine/views/limits.py).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from engine.language.definition import FieldDef, StateDef, WorkflowDefinition
 from engine.runtime.items import ItemView, get_item
 from engine.runtime.parties import display_names
 from engine.runtime.registry import REGISTRY, Registry
-from engine.views.listing import Choice, Row, choices, item_place, linked, shown
+from engine.views.limits import Limit, limits
+from engine.views.listing import Choice, Row, choices, item_place, linked, role_labels, shown
 from engine.views.timeline import Entry, timeline
 
 __all__ = ["ItemPage", "Shown", "item_page"]
@@ -63,6 +65,8 @@ class ItemPage:
     choices: tuple[Choice, ...]
     timeline: tuple[Entry, ...]
     linked: tuple[tuple[str, Row], ...]
+    limits: tuple[Limit, ...] = ()
+    """With whole-item limits (`item_sla`): every pending limit, the state's and the whole item's."""
 
     @property
     def shows_personal(self) -> bool:
@@ -101,4 +105,7 @@ def item_page(session: Session, item_id: int, actor: Actor, *, now: datetime,
         choices=tuple(choices(session, item, actor, now=now, registry=registry)),
         timeline=tuple(timeline(session, item, full=seen.full, registry=registry)),
         linked=tuple(linked(session, item, actor, now=now, registry=registry)),
+        # Only a workflow with whole-item limits has two clocks to show; otherwise the status line's
+        # deadline says it all (and the page reads no more).
+        limits=limits(session, item.id, role_labels(session)) if definition.item_sla else (),
     )

@@ -21,6 +21,7 @@ This module never imports flask: the web layer only renders what it returns.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
@@ -30,7 +31,7 @@ from sqlalchemy import ColumnElement, Select, String, Table, func, or_, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
-from engine.access import permissions, visibility
+from engine.access import branches, permissions, visibility
 from engine.access.actor import Actor
 from engine.access.permissions import role_labels
 from engine.clock import DEFAULT_TIMEZONE
@@ -41,17 +42,20 @@ from engine.runtime.items import ItemView
 from engine.runtime.parties import display_names
 from engine.runtime.registry import REGISTRY, Registry
 from engine.store.models import Estate, Item, ItemAssignee, ItemHistory, ItemLink, WorkflowVersion
+from engine.views.logs import countersign_choices
 
 __all__ = [
     "DUE_SOON", "NO_PHONE_SEARCH", "PEOPLE", "Choice", "Filters", "Page", "Row", "base_query", "choices",
     "create_fields",
     "estates_of", "item_place", "linked", "list_columns", "list_items", "published", "role_labels", "rows_of",
-    "shown", "state_counts", "versions_of", "visible",
+    "shown", "state_counts", "summary_text", "versions_of", "visible",
 ]
 
 DUE_SOON = timedelta(hours=4)
 """An item whose deadline is this close is marked 即将到期 (a front-desk shift's horizon)."""
 MAX_COLUMNS = 4
+SUMMARY_LENGTH = 60
+"""A list row's main text is cut to this many characters (the item page shows it whole)."""
 PEOPLE = "责任人"
 """The list column naming the people an item's `user` fields name."""
 NO_PHONE_SEARCH = "您的岗位不能按电话号码查找事项"
@@ -105,6 +109,8 @@ class Row:
     """(label, displayed value) of the workflow's list columns, then 责任人 when a `user` field names someone."""
     mine: bool = False
     """Assigned to the actor (a `user` field names them): 我的待办 lists these first."""
+    summary: str = ""
+    """The item's main text (the workflow's `summary` field), cut to SUMMARY_LENGTH; masked if personal."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +135,11 @@ class Choice:
 
     `fireable`: permissions.Availability.allowed (the actor's roles allow a branch whose
     guard holds, or can hold with what the form asks for; the engine checks again).
-    `fields` is what the form asks for; `reasons` say why not, roles by their labels.
+    `fields` is what the form asks for, `required` those marked required; `reasons` say why
+    not, roles by their labels. A name with several branches the actor may fire is one
+    Choice per branch offered (engine/access/branches.py), each with its own label and
+    `branch` (its index in `transitions`), which the form sends back so that exactly that
+    branch fires.
     """
 
     name: str
@@ -137,6 +147,15 @@ class Choice:
     fireable: bool
     fields: tuple[str, ...] = ()
     reasons: tuple[str, ...] = field(default_factory=tuple)
+    required: tuple[str, ...] = ()
+    branch: int | None = None
+    options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Enum fields whose options this branch narrows (branches.Offer.options): the ids it can fire with."""
+
+    @property
+    def key(self) -> str:
+        """Tells the forms of one page apart: the name, and the branch when one is chosen."""
+        return self.name if self.branch is None else f"{self.name}-{self.branch}"
 
 
 def create_fields(definition: WorkflowDefinition) -> tuple[str, ...]:
@@ -145,7 +164,7 @@ def create_fields(definition: WorkflowDefinition) -> tuple[str, ...]:
     Fields a transition requires or sets (feedback, revisit result...), or a later
     state's timer reads, stay off the intake form.
     """
-    later = {n for t in definition.transitions for n in t.require} | {
+    later = {n for t in definition.transitions for n in (*t.require, *t.require_new, *t.attach)} | {
         a.field for t in definition.transitions for a in t.set}
     # A timer's "at" field on a later state (resume at...) is filled when the item gets there.
     later |= {timer.at for state in definition.states.values() if not state.initial
@@ -154,9 +173,21 @@ def create_fields(definition: WorkflowDefinition) -> tuple[str, ...]:
 
 
 def list_columns(definition: WorkflowDefinition) -> tuple[str, ...]:
-    """The fields a list shows: the first short intake fields (long texts stay on the item page)."""
-    short = [n for n in create_fields(definition) if definition.fields[n].type != "text"]
+    """The fields a list shows: the first short intake fields (long texts stay on the item page), besides
+    the summary, which has a line of its own."""
+    short = [n for n in create_fields(definition)
+             if definition.fields[n].type not in ("text", "log") and n != definition.summary]
     return tuple(short[:MAX_COLUMNS])
+
+
+def summary_text(definition: WorkflowDefinition, values: dict[str, Any], tz: ZoneInfo) -> str:
+    """The item's main text as a list shows it: one line, at most SUMMARY_LENGTH characters, masked if personal."""
+    name = definition.summary
+    field_def = definition.fields.get(name) if name else None
+    if field_def is None or values.get(field_def.name) is None:
+        return ""
+    text = " ".join(shown(field_def, values[field_def.name], tz, {}).split())
+    return text if len(text) <= SUMMARY_LENGTH else text[: SUMMARY_LENGTH - 1] + "…"
 
 
 def published(session: Session, actor: Actor, registry: Registry = REGISTRY) -> list[WorkflowDefinition]:
@@ -277,7 +308,7 @@ def _row(record: Any, definition: WorkflowDefinition, values: dict[str, Any], na
         estate_id=record.estate_id, estate_name=record.estate_name, timezone=record.timezone,
         created_at=record.created_at, deadline_at=deadline, overdue=overdue,
         due_soon=not overdue and deadline is not None and deadline - now <= DUE_SOON, columns=columns,
-        mine=bool(getattr(record, "mine", False)),
+        mine=bool(getattr(record, "mine", False)), summary=summary_text(definition, values, tz),
     )
 
 
@@ -343,13 +374,21 @@ def choices(session: Session, item: ItemView, actor: Actor, *, now: datetime,
     names = display_names(session, _people(definition, dict(item.values)))
     placed = actor.at(item.estate_id)
     result = []
+    judged = permissions.acting(item.values, placed)
     for a in permissions.availability(definition, item.state, item.values, local, placed, role_labels(session),
                                       names):
-        if a.allowed:
-            result.append(Choice(a.name, a.label, True, a.asks))
+        offers = branches.offered(definition, item.state, a.name, judged, local, placed) if a.allowed else ()
+        several = len(definition.transitions_from(item.state, a.name)) > 1
+        if offers:
+            # One button per branch, each with its own label and form; the branch is sent back only
+            # where the name has several, so a single-branch step fires exactly as before.
+            result += [Choice(a.name, o.label, True, o.asks, required=o.required,
+                              branch=o.index if several else None, options=o.options) for o in offers]
+        elif a.allowed:
+            result.append(Choice(a.name, a.label, True, a.asks, required=a.asks))
         else:
             result.append(Choice(a.name, a.label, False, (), tuple(r.message for r in a.reasons) or ("条件不满足",)))
-    return result
+    return countersign_choices(session, item, definition, placed, result)  # 会签: a signer signs once
 
 
 def estates_of(session: Session, actor: Actor) -> list[tuple[str, str]]:

@@ -22,15 +22,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.access.permissions import role_labels
+from engine.files.attachments import AttachmentView, for_item
 from engine.language import fields as fieldtypes
 from engine.language.definition import WorkflowDefinition
+from engine.runtime.countersign import SIGNED
+from engine.runtime.item_limits import RECEIVED
 from engine.runtime.items import ItemView
 from engine.runtime.parties import display_names
 from engine.runtime.registry import REGISTRY, Registry
 from engine.runtime.timers import UNCOVERED, WAS_OVERDUE
 from engine.views.listing import history, item_place, shown
 
-__all__ = ["EVENT_LABELS", "Entry", "timeline"]
+__all__ = ["EVENT_LABELS", "Entry", "step_label", "timeline"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,8 @@ class Entry:
     comment: str | None
     personal: bool = False
     """A personal value is among the changes, shown in full."""
+    files: tuple[AttachmentView, ...] = ()
+    """The files this step attached (the page links them; engine/views/attachments.py serves them)."""
 
 
 
@@ -68,10 +73,29 @@ EVENT_LABELS = {
     "escalated": "超时升级",
     "warned": "时限预警",
     "timer_skipped": "定时操作未执行",
+    "resident_not_texted": "未发短信给业主",      # engine/runtime/resident_messages.py
+    "resident_choice": "登记短信意愿",          # engine/runtime/resident_choices.py
 }
 # What an event row records besides fields, in the staff's words.
 _EVENT_KEYS = {"escalate_to": "通知角色", "reason": "原因", WAS_OVERDUE: "曾超时",
-               UNCOVERED: "期限按工作日推算（节假日表未覆盖）"}
+               UNCOVERED: "期限按工作日推算（节假日表未覆盖）", SIGNED: "会签", RECEIVED: "接待时间"}
+
+
+_REFUSALS = {"guard_failed": "条件不满足", "invalid_fields": "缺少必填内容", "not_permitted": "无权执行",
+             "unknown_transition": "当前状态下没有此操作", "conflict": "事项已被他人更新", "not_found": "事项不存在"}
+"""Why a timer's transition was not fired (the refusal's code), in the staff's words."""
+
+
+def step_label(definition: WorkflowDefinition, name: str | None, from_state: str | None, to_state: str | None,
+               branch: int | None) -> str:
+    """The label of the step a history row records: the entry that fired (`branch`, its index in
+    `transitions`), else, for rows stored before branches were recorded, the entry of that name that
+    best matches the row's from and to states (file order breaks ties)."""
+    named = [t for t in definition.transitions if t.name == name]
+    fired = next((t for t in named if t.index == branch), None) if branch is not None else None
+    if fired is None and named:
+        fired = max(named, key=lambda t: ((from_state in t.sources) + (t.dest == to_state), -t.index))
+    return fired.label if fired is not None else (name or "操作")
 
 
 def _covered_until(value: Any) -> str:
@@ -89,6 +113,13 @@ def _event_value(key: str, value: Any, roles: Mapping[str, str]) -> str:
         return "、".join(roles.get(str(role), str(role)) for role in value)
     if key == UNCOVERED:
         return _covered_until(value)
+    if key == RECEIVED:  # a spawned item's reception, ISO in the estate's time zone: "2026-03-02 09:00"
+        return str(value)[:16].replace("T", " ")
+    if key == SIGNED:  # the slot signed: "role:<id>" by the role's label, "user:<field>" as 指定人员
+        kind, _, name = str(value).partition(":")
+        return f"已签（{roles.get(name, name)}）" if kind == "role" else "已签（指定人员）"
+    if key == "reason":
+        return _REFUSALS.get(str(value), "未执行")
     if isinstance(value, bool):
         return "是" if value else "否"
     return str(value)
@@ -101,7 +132,6 @@ def timeline(session: Session, item: ItemView, *, full: bool = False, registry: 
     """
     definition = registry.compiled(session, item.definition_id)
     tz = ZoneInfo(item_place(session, item)[1])
-    labels = {t.name: t.label for t in definition.transitions}
     state_label = {s: st.label for s, st in definition.states.items()}
     roles = role_labels(session)
     rows = session.execute(select(history).where(history.c.item_id == item.id).order_by(history.c.id)).all()
@@ -109,6 +139,10 @@ def timeline(session: Session, item: ItemView, *, full: bool = False, registry: 
               if n in definition.fields and definition.fields[n].type == "user" and isinstance(pair, list)
               for v in pair]
     names = display_names(session, people)
+    attached: dict[int | None, list[AttachmentView]] = {}
+    for file in for_item(session, item.id):
+        if full or not (file.field in definition.fields and definition.fields[file.field].personal):
+            attached.setdefault(file.history_id, []).append(file)  # a personal field's files: masked
     entries = []
     for h in rows:
         if h.from_state is None and h.kind == "transition":
@@ -116,7 +150,7 @@ def timeline(session: Session, item: ItemView, *, full: bool = False, registry: 
         elif h.kind == "event":
             label = EVENT_LABELS.get(h.event or "", h.event or "事件")
         else:
-            label = labels.get(h.transition or "", h.transition or h.kind)
+            label = step_label(definition, h.transition, h.from_state, h.to_state, h.branch)
         changes = tuple(
             (definition.fields[n].label, _shown(definition, n, old, tz, names, full),
              _shown(definition, n, new, tz, names, full))
@@ -126,5 +160,6 @@ def timeline(session: Session, item: ItemView, *, full: bool = False, registry: 
         )
         personal = full and any(definition.fields[n].personal for n in (h.changes or {}) if n in definition.fields)
         entries.append(Entry(h.at, h.actor_name, h.kind, label, state_label.get(h.from_state or ""),
-                             state_label.get(h.to_state or ""), changes, h.comment, personal))
+                             state_label.get(h.to_state or ""), changes, h.comment, personal,
+                             tuple(attached.get(h.id, ()))))
     return entries

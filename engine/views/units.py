@@ -19,19 +19,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from engine.access import permissions, visibility
 from engine.access.actor import Actor
+from engine.clock import DEFAULT_TIMEZONE
 from engine.errors import ItemNotFound
+from engine.language import fields as fieldtypes
 from engine.org import audit, values
 from engine.org.estates import ResidentView, UnitHit, find_units, resident_view
 from engine.runtime.registry import REGISTRY, Registry
 from engine.store.models import AuditLog, Building, Estate, Item, ItemAssignee, Resident, Unit, WorkflowVersion
+from engine.views.listing import summary_text
 
 __all__ = ["CallerMatch", "HistoryEntry", "UnitItem", "UnitRecord", "lookup", "unit_items", "unit_record"]
+
+_ZONE = ZoneInfo(DEFAULT_TIMEZONE)
+"""A summary is a text: the zone only formats a date, should a site pick one."""
 
 RECENT_CLOSED = 3
 """Closed items the caller pop-up shows per unit (the last ones)."""
@@ -56,6 +63,8 @@ class UnitItem:
     """An escalation of the current state has fired (engine/runtime/timers.py)."""
     late: bool
     """Open and past its deadline now (overdue, or about to be marked so by the next tick)."""
+    summary: str = ""
+    """The item's main text (the workflow's `summary` field, as lists show it: engine/views/listing.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +130,8 @@ def unit_items(session: Session, actor: Actor, unit_ids: Iterable[int], *, now: 
         found.setdefault(item.unit_id or 0, []).append(UnitItem(
             item.id, item.number, item.workflow_id, definition.title, item.state,
             state.label if state is not None else item.state, closed, item.created_at, item.updated_at,
-            item.deadline_at, item.overdue, late or (item.overdue and not closed)))
+            item.deadline_at, item.overdue, late or (item.overdue and not closed),
+            summary_text(definition, fieldtypes.decode(definition.fields, item.data), _ZONE)))
     return found
 
 

@@ -222,7 +222,9 @@ def test_a_file_outside_the_folder_takes_its_roles_from_workflows_option(tmp_pat
     # Without the option the shipped catalogue is used, which has no gardener.
     result = CliRunner().invoke(main, ["validate", str(outside)])
     assert result.exit_code == 1
-    assert result.stdout == f"{outside}:7:47: transitions.0.roles.0: unknown role 'gardener'; the roles are listed in roles.yaml\n"
+    # The message lists the valid role ids with their labels, so the fix is on the line.
+    assert result.stdout.startswith(f"{outside}:7:47: transitions.0.roles.0: unknown role 'gardener'; "
+                                    "the roles of roles.yaml are: frontdesk（前台客服）, ")
 
 
 def test_a_missing_role_catalogue_is_reported_without_traceback(tmp_path: Path) -> None:

@@ -105,7 +105,8 @@ def test_a_broken_overlays_problems_point_at_its_own_lines(loader: Loader) -> No
          "nothing to remove: the base has no entry 'waiting'"),
         (over, line_of(HARBOUR, "money"), 15, "fields.fee.type", "'money' is not allowed (did you mean 'phone'?)"),
         (over, line_of(HARBOUR, "enginer"), 45, "transitions.1.roles.0",
-         "unknown role 'enginer' (did you mean 'engineer'?); the roles are listed in roles.yaml"),
+         "unknown role 'enginer' (did you mean 'engineer'?); the roles of roles.yaml are: frontdesk（前台客服）, "
+         "housekeeper（贴心管家）, cs_supervisor（客服主管）, project_manager（项目经理）, engineer（工程部）, finance（财务）"),
         (over, line_of(HARBOUR, "name: close"), 43, "transitions.1.remove",
          "nothing to remove: the base has no transition 'close' from 'checking'"),
         # `closed: {remove: true}` removed a state the base's transitions still go to: those are the base's lines

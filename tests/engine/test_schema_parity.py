@@ -32,7 +32,12 @@ PAIRS = {
     "#/$defs/action": "ACTION_KEYS",
     "#/$defs/notify": "NOTIFY_KEYS",
     "#/$defs/spawn": "SPAWN_KEYS",
+    "#/$defs/link": "LINK_KEYS",
     "#/$defs/access": "ACCESS_KEYS",
+    "#/$defs/parameter": "PARAMETER_KEYS",
+    "#/$defs/condition/oneOf/1": "CONDITION_KEYS",
+    "#/$defs/onLinked": "ON_LINKED_KEYS",
+    "#/$defs/countersign": "COUNTERSIGN_KEYS",
 }
 
 

@@ -100,6 +100,19 @@ def test_a_link_without_its_way_back_is_reported(world, items):
                              "as 'spawned' but that item has no 'spawned_from' link back\n")
 
 
+def test_a_link_actions_pair_is_checked_like_a_spawns(world, items):
+    plain, child = items["plain"], items["child_id"]
+    # What a `link` action writes (engine/runtime/item_refs.py): both ways is clean, one way is reported.
+    execute(world, "INSERT INTO item_links (from_item_id, to_item_id, kind) VALUES (:a, :b, 'linked'), "
+                   "(:b, :a, 'linked_from')", a=plain.id, b=child)
+    assert check(world).exit_code == 0
+    execute(world, "DELETE FROM item_links WHERE kind = 'linked_from'")
+    result = check(world)
+    assert result.exit_code == 1
+    assert result.stdout == (f"{plain.number} (estate demo, item id {plain.id}): links to item id {child} "
+                             "as 'linked' but that item has no 'linked_from' link back\n")
+
+
 def test_a_paused_item_without_a_pause_start_is_reported(world, items):
     paused = items["paused"]
     execute(world, "UPDATE items SET paused_since = NULL WHERE id = :id", id=paused.id)

@@ -28,15 +28,8 @@ from click.testing import CliRunner
 from sqlalchemy import update
 
 from engine.cli.outbox import send
-from engine.runtime.outbox import (
-    LogSender,
-    RetryPolicy,
-    SmtpSender,
-    WebhookSender,
-    claim_next,
-    drain,
-    sender_from_env,
-)
+from engine.runtime.outbox import RetryPolicy, claim_next, drain
+from engine.runtime.senders import LogSender, SmtpSender, WebhookSender, sender_from_env
 from engine.store.db import transaction
 from engine.store.models import Outbox, User, UserEstate, UserRole
 

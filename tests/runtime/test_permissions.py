@@ -23,6 +23,7 @@ from engine.access import permissions
 from engine.access.actor import Actor, load_actor
 from engine.cli.demo import seed
 from engine.errors import ItemNotFound, NotPermitted, TransitionError, UnknownTransition
+from engine.language.definition import LinkAction
 from engine.language.loader import compile_document
 from engine.runtime.items import create, fire, get_item
 from engine.runtime.registry import REGISTRY, publish_folder
@@ -158,6 +159,30 @@ def test_a_guard_no_input_can_satisfy_is_closed(clock):
     assert _judge({"severity": "major"}, "supervisor", now=now)["revisit"].allowed
 
 
+def test_a_guard_over_too_many_inputs_is_still_closed_when_a_part_fails_whatever_is_typed(clock):
+    """Patrol's 完成巡查: `patroller == me and` six checkpoints typed in the form. The checkpoints alone
+    have too many combinations to try, but the person part fails for anyone else: not offered to them."""
+    checks = [f"c{i}" for i in range(6)]
+    definition = compile_document({
+        "id": "round", "title": "巡查", "number_prefix": "XC", "create_roles": ["frontdesk"],
+        "fields": {"patroller": {"type": "user", "label": "巡查人"},
+                   **{c: {"type": "enum", "label": f"检查项{c}", "options": {"ok": "正常", "issue": "有问题",
+                                                                            "na": "未涉及"}} for c in checks}},
+        "states": {"open": {"label": "巡查中", "initial": True}, "done": {"label": "完成", "final": True}},
+        "transitions": [{"name": "complete", "label": "完成", "from": "open", "to": "done", "roles": ["frontdesk"],
+                         "when": "patroller == me and not (" + " or ".join(f"{c} == 'issue'" for c in checks) + ")",
+                         "require": checks}],
+    }, roles={"frontdesk": "前台客服"})
+    now = clock.now().astimezone(ZoneInfo("Asia/Shanghai"))
+    wang = Actor(1, "王", frozenset({"frontdesk"}), frozenset({"demo"}), username="wang")
+
+    def allowed(patroller: str) -> bool:
+        (complete,) = permissions.availability(definition, "open", {"patroller": patroller}, now, wang)
+        return complete.allowed
+
+    assert allowed("wang") and not allowed("li")
+
+
 def test_reasons_name_roles_by_label(clock):
     now = clock.now().astimezone(ZoneInfo("Asia/Shanghai"))
     pay = _judge({"balance": Decimal(1)}, "frontdesk", now=now)["pay"]
@@ -183,6 +208,15 @@ UNITS: dict[str, list[str]] = {}
 """Per estate, a few of its unit numbers, read when the demo is seeded."""
 STAFF: dict[tuple[str, str], list[str]] = {}
 """(estate, role) → the usernames holding the role there."""
+NUMBERS: dict[tuple[str, str, str], list[str]] = {}
+"""(estate, workflow, state) → the numbers of its items: what a `link` field may name (intake's notice_ref)."""
+
+
+def _linkable(action: LinkAction, estate: str) -> list[str]:
+    """The numbers a clerk would read off the board for a `link` action: its workflow's items of the
+    estate in the states it accepts (a made-up number is refused, rightly)."""
+    return [n for (e, w, state), numbers in NUMBERS.items() for n in numbers
+            if e == estate and w == action.workflow and (not action.states or state in action.states)]
 
 
 def _options(field: Any, values: dict[str, Any], now: Any, estate: str = "demo") -> list[Any]:
@@ -200,7 +234,7 @@ def _options(field: Any, values: dict[str, Any], now: Any, estate: str = "demo")
     elif kind == "date":
         found = [now.date() + timedelta(days=d) for d in (7, 0, -7, 400)]
     elif kind == "datetime":
-        found = [now - timedelta(hours=1), now]
+        found = [now - timedelta(hours=1), now, now + timedelta(days=1)]  # a future time: resume_at > now()
     elif kind == "phone":
         found = ["13812345678"]
     elif kind == "user":
@@ -208,26 +242,37 @@ def _options(field: Any, values: dict[str, Any], now: Any, estate: str = "demo")
         found = [u for role in field.roles for u in STAFF.get((estate, role), [])[:1]] or ["engineer"]
     elif kind == "unit":
         found = UNITS.get(estate, [])[:3]
+    elif kind == "log":  # the text of a new entry; the stored value is the list of earlier ones
+        return ["已电话联系业主"]
+    elif kind == "file":  # photos are attached (`attach:`), never required: none sent
+        return []
     else:
         found = ["已处理"]
     return list(dict.fromkeys([stored, *found] if stored is not None else found))
 
 
-def _inputs(definition: Any, item: Any, names: tuple[str, ...], branches: Any, now: Any) -> list[dict[str, Any]]:
-    """Form data to try: every combination of the fields a guard reads, the first value for the rest."""
+def _inputs(definition: Any, item: Any, names: tuple[str, ...], branches: Any, now: Any,
+            optional: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Form data to try: every combination of the fields a guard reads, the first value for the rest;
+    a field of `optional` (a branch's form field it does not require) may also be left empty."""
     read = {n for t in branches if t.when is not None for n in t.when.names}
-    choices = {n: _options(definition.fields[n], dict(item.values), now, item.estate_id) for n in names}
+    links = {a.number_field: a for t in branches for a in t.actions if isinstance(a, LinkAction)}
+    choices = {n: [*(_linkable(links[n], item.estate_id)[:2] if n in links
+                     else _options(definition.fields[n], dict(item.values), now, item.estate_id)),
+                   *([None] if n in optional else [])] for n in names}
     varied = [n for n in names if n in read]
     fixed = {n: choices[n][0] for n in names if n not in read}
     combos = itertools.islice(itertools.product(*(choices[n] for n in varied)), 500)
-    return [{**fixed, **dict(zip(varied, combo, strict=True))} for combo in combos]
+    return [{k: v for k, v in {**fixed, **dict(zip(varied, combo, strict=True))}.items() if v is not None}
+            for combo in combos]
 
 
-def _attempt(db: Any, clock: Any, item: Any, name: str, actor: Actor, data: dict[str, Any]) -> TransitionError | None:
-    """fire() as the page would, rolled back: None when accepted, else the refusal."""
+def _attempt(db: Any, clock: Any, item: Any, name: str, actor: Actor, data: dict[str, Any],
+             branch: int | None = None) -> TransitionError | None:
+    """fire() as the page would (with the button's branch), rolled back: None when accepted, else the refusal."""
     with db.factory() as session:
         try:
-            fire(session, item.id, name, actor, data, None, item.version, clock=clock)
+            fire(session, item.id, name, actor, data, None, item.version, clock=clock, branch=branch)
         except TransitionError as error:
             return error
         finally:
@@ -236,11 +281,11 @@ def _attempt(db: Any, clock: Any, item: Any, name: str, actor: Actor, data: dict
 
 
 def _first_success(db: Any, clock: Any, item: Any, name: str, actor: Actor,
-                   inputs: list[dict[str, Any]]) -> list[TransitionError | None]:
+                   inputs: list[dict[str, Any]], branch: int | None = None) -> list[TransitionError | None]:
     """Try the inputs in order until fire() accepts one; the outcomes so far."""
     outcomes: list[TransitionError | None] = []
     for data in inputs:
-        outcomes.append(_attempt(db, clock, item, name, actor, data))
+        outcomes.append(_attempt(db, clock, item, name, actor, data, branch))
         if outcomes[-1] is None:
             break
     return outcomes
@@ -261,6 +306,10 @@ def test_what_the_pages_offer_fires_and_what_they_withhold_is_refused(db, clock)
                 select(UserRole.estate_id, UserRole.role, User.username).join(User, User.id == UserRole.user_id)
                 .where(User.active.is_(True)).order_by(User.id)):
             STAFF.setdefault((estate, role), []).append(username)
+        NUMBERS.clear()
+        for estate, workflow, state, number in session.execute(
+                select(Item.estate_id, Item.workflow_id, Item.state, Item.number).order_by(Item.id)):
+            NUMBERS.setdefault((estate, workflow, state), []).append(number)
     offered = withheld = 0
     for user_id in users:
         with db.factory() as session:
@@ -289,9 +338,16 @@ def test_what_the_pages_offer_fires_and_what_they_withhold_is_refused(db, clock)
             for choice in pages[item_id]:
                 branches = definition.transitions_from(item.state, choice.name)
                 if choice.fireable:
-                    inputs = [d for d in _inputs(definition, item, choice.fields, branches, local)
-                              if _holds(branches, placed, item, d, local)]
-                    outcomes = _first_success(db, clock, item, choice.name, actor, inputs)
+                    # A button of one branch fires that branch (the otherwise: when no other one holds).
+                    mine = tuple(t for t in branches if choice.branch in (None, t.index))
+                    if any(isinstance(a, LinkAction) and not _linkable(a, item.estate_id)
+                           for t in mine for a in t.actions):
+                        continue  # nothing to link to in this estate (no published notice): the page cannot know
+                    optional = tuple(n for n in choice.fields if n not in choice.required)
+                    inputs = [d for d in _inputs(definition, item, choice.fields, branches, local, optional)
+                              if _holds(mine, placed, item, d, local)
+                              and (choice.branch is None or not _others_hold(branches, mine, placed, item, d, local))]
+                    outcomes = _first_success(db, clock, item, choice.name, actor, inputs, choice.branch)
                     assert outcomes and outcomes[-1] is None, (actor.name, item.number, choice.name, outcomes[:3])
                     offered += 1
                     continue
@@ -310,6 +366,15 @@ def test_what_the_pages_offer_fires_and_what_they_withhold_is_refused(db, clock)
                     assert not isinstance(error, ItemNotFound | UnknownTransition), error
                 withheld += 1
     assert offered > 50 and withheld > 100
+
+
+def _others_hold(branches: Any, mine: Any, actor: Actor, item: Any, data: dict[str, Any], now: Any) -> bool:
+    """For the otherwise's button: whether another permitted branch's guard holds (then it is refused)."""
+    if any(t.when is not None for t in mine):
+        return False
+    values = permissions.acting({**item.values, **data}, actor)
+    return any(permissions.permits(actor, t) and t.when is not None and bool(t.when.evaluate(values, now))
+               for t in branches if t not in mine)
 
 
 def _holds(branches: Any, actor: Actor, item: Any, data: dict[str, Any], now: Any) -> bool:

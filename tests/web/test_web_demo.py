@@ -16,12 +16,15 @@ from engine.errors import EngineError
 from engine.language.loader import load_roles
 from engine.org.estates import find_units
 from engine.runtime.registry import REGISTRY, publish_folder
+from engine.runtime.resident_consent import normalise
 from engine.store.db import transaction
 from engine.store.models import (
     AuditLog,
     Item,
     ItemAssignee,
+    Outbox,
     Resident,
+    ResidentConsent,
     Unit,
     User,
     UserEstate,
@@ -99,12 +102,28 @@ def test_items_name_real_units_and_staff_of_their_own_estate(db, clock):
     assert checked_users == 0 or assigned is not None
 
 
+def test_reminder_texts_come_out_sent_and_withheld_by_the_residents_recorded_choices(db, clock):
+    _published(db)
+    seed(db.factory, clock=clock)
+    with db.factory() as session:
+        reminders = session.execute(select(Outbox.status, Outbox.estate_id, Outbox.phone)
+                                    .where(Outbox.template == "payment_reminder")).all()
+        choices = {(c.estate_id, c.phone): c.status for c in session.scalars(select(ResidentConsent))}
+        phones = {normalise(p) for p in session.scalars(select(Resident.phone))}
+    assert {status for status, _, _ in reminders} == {"pending", "refused"}      # sent, and withheld
+    for status, estate, phone in reminders:
+        assert phone in phones                                                    # a resident's own number
+        assert (status == "pending") == (choices.get((estate, phone)) == "consented")
+    assert set(choices.values()) == {"consented", "opted_out"}
+
+
 def test_a_second_run_keeps_the_database_and_reset_starts_afresh(db, clock):
     _published(db)
     seed(db.factory, clock=clock)
     with db.factory() as session:
         first = session.scalars(select(Item.id).order_by(Item.id)).all()
         unit_count = session.scalar(select(func.count()).select_from(Unit))
+        consents = session.scalar(select(func.count()).select_from(ResidentConsent))
     assert not seed(db.factory, clock=clock).created
     with db.factory() as session:
         assert session.scalars(select(Item.id).order_by(Item.id)).all() == first
@@ -114,6 +133,7 @@ def test_a_second_run_keeps_the_database_and_reset_starts_afresh(db, clock):
         assert len(again) == len(first)
         assert session.scalar(select(func.count()).select_from(User)) == len(load_roles(SHIPPED)) + len(OTHER_STAFF)
         assert session.scalar(select(func.count()).select_from(Unit)) == unit_count
+        assert session.scalar(select(func.count()).select_from(ResidentConsent)) == consents   # not twice
 
 
 def test_the_demo_command(db):

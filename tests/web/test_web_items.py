@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -252,8 +253,12 @@ def test_a_branch_chosen_by_form_input_and_linked_items(auth, client, world):
     item = world.fire(item, "finish", "engineer", amount="100", done_at="2026-03-02T10:00")
     auth.login("frontdesk")
     page = client.get(f"/items/{item.id}").get_data(as_text=True)
-    assert "回访满意 / 回访不满意" in page and 'name="result"' in page  # guard reads the form's field
-    response = auth.post(fire_url(item, "revisit"), {"version": item.version, "result": "bad", "note": "还在漏"})
+    # One button per branch, each with its own label and form (the guard reads the form's field).
+    assert "回访满意 / 回访不满意" not in page and 'name="result"' in page
+    assert '<summary class="button primary">回访满意</summary>' in page
+    assert '<summary class="button primary">回访不满意</summary>' in page
+    response = auth.post(fire_url(item, "revisit"), {"version": item.version, "result": "bad", "note": "还在漏",
+                                                      "branch": _branch(page, "回访不满意")})
     assert response.status_code == 302
     page = client.get(f"/items/{item.id}").get_data(as_text=True)
     assert "重新处理" in page and "关联事项" in page and "FX-" in page and "派生出" in page
@@ -266,3 +271,11 @@ def test_timeline_shows_who_when_what_changed(auth, client, world):
     timeline = page[page.index("处理记录"):]
     assert "客服主管" in timeline and "派单" in timeline and "已登记 → 处理中" in timeline
     assert "责任部门" in timeline and "2026-03-02 09:00" in timeline and "登记" in timeline
+
+
+def _branch(page: str, label: str) -> str:
+    """The branch a button of the item page stands for (the hidden input of its form)."""
+    start = page.index(f'<summary class="button primary">{label}</summary>')
+    found = re.search(r'name="branch" value="(\d+)"', page[start:])
+    assert found, label
+    return found.group(1)

@@ -1,0 +1,1 @@
+"""Files attached to items (`file` fields), stored outside the database: see docs/architecture.md."""
