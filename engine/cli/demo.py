@@ -177,12 +177,19 @@ class _Walker:
         """A demo user who may register `definition`'s items in `estate` (engine/access/permissions.py)."""
         return next((who for who in self.actors.values() if permissions.may_create(who, definition, estate)), None)
 
-    def actor_for(self, branch: TransitionDef, estate: str) -> Actor | None:
-        """A demo user of `estate` whose roles allow `branch`; the system actor for a system-only one."""
+    def actor_for(self, branch: TransitionDef, estate: str, named: frozenset[str] = frozenset()) -> Actor | None:
+        """A demo user of `estate` whose roles allow `branch`; the system actor for a system-only one.
+
+        A step whose guard reads `me` (only the person assigned may act) goes to a person the
+        item's `user` fields name when one of them may fire it: anyone else would only be refused.
+        """
         if branch.system_only:
             return Actor.system()
-        return next((who for who in self.actors.values()
-                     if permissions.works_in(who, estate) and permissions.permits(who, branch)), None)
+        allowed = [who for who in self.actors.values()
+                   if permissions.works_in(who, estate) and permissions.permits(who, branch)]
+        if branch.reads_me:
+            allowed.sort(key=lambda who: who.username not in named)
+        return allowed[0] if allowed else None
 
     def data(self, definition: WorkflowDefinition, names: Any, now: datetime, estate: str) -> dict[str, Any]:
         """Sample values for `names`, with the units and staff of `estate`."""
@@ -241,22 +248,39 @@ class _Walker:
              clock: FixedClock, seen: set[str]) -> tuple[str, int] | None:
         """Fire one transition leaving `state` that some demo user may fire; None when stuck.
 
-        New states for this item first, then the states the demo has fewest items in,
-        so the items spread over every state instead of looping (wait, resume, wait...).
+        New states for this item first (a state that is not final before a final one), then
+        states seen before, and a side exit (a final state most states lead to: cancel, withdraw)
+        last, so an item goes on along its path rather than being cancelled at the first step
+        that allows it; within each, the states the demo has fewest items in, so the items spread
+        over every state.
         """
         leaving = definition.transitions_from(state)
         names = list(dict.fromkeys(t.name for t in leaving))
         self.rng.shuffle(names)
 
+        open_states = sum(not s.final for s in definition.states.values())
+
+        def tier(branch: TransitionDef) -> int:
+            final = definition.states[branch.dest].final
+            side_exit = final and len(branch.sources) >= max(2, open_states // 2)  # cancel, withdraw
+            if side_exit:
+                return 3
+            return (1 if final else 0) if branch.dest not in seen else 2
+
         def rarity(name: str) -> tuple[int, int]:
-            dests = [t.dest for t in leaving if t.name == name]
-            return (min(d in seen for d in dests), min(self.reached.get((definition.id, d), 0) for d in dests))
+            named = [t for t in leaving if t.name == name]
+            return (min(tier(t) for t in named), min(self.reached.get((definition.id, t.dest), 0) for t in named))
 
         names.sort(key=rarity)
+        with self.factory() as session:
+            item = session.get(Item, item_id)
+            stored = item.data if item is not None else {}
+        named = frozenset(v for n, v in stored.items() if n in definition.fields
+                          and definition.fields[n].type == "user" and isinstance(v, str))
         for name in names:
             branches: list[TransitionDef] = [t for t in leaving if t.name == name]
             for branch in self.rng.sample(branches, len(branches)):
-                who = self.actor_for(branch, estate)
+                who = self.actor_for(branch, estate, named)
                 if who is None:
                     continue
                 asked = dict.fromkeys(n for t in branches for n in (*t.require, *t.require_new))
