@@ -5,6 +5,7 @@ ESTATEFLOW_TEST_PG_URL is set, again on PostgreSQL: a database of its own per te
 session (CREATE DATABASE estateflow_test_<random>, migrated once, emptied before
 each test, dropped at the end). A PostgreSQL that is down then fails, not skips.
 HYPOTHESIS_PROFILE=ci selects a small hypothesis profile.
+`demo_seeds` holds the demo seed over the shipped workflows, made once per backend (tests/_demo_seed.py).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from engine.clock import FixedClock
 from engine.store.db import make_engine, make_session_factory
 from engine.store.migrate import upgrade
 from engine.store.models import Base
+from tests._demo_seed import DemoSeeds
 
 PG_URL = os.environ.get("ESTATEFLOW_TEST_PG_URL")
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
@@ -109,3 +111,12 @@ def db(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) ->
         _empty(engine)
         url = engine.url.render_as_string(hide_password=False)
         yield Database("postgresql", url, engine, make_session_factory(engine))
+
+
+@pytest.fixture(scope="session")
+def demo_seeds(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[DemoSeeds]:
+    """The demo seed per backend, made on first use and shared by the tests that only read it
+    (session-wide, so that every module reading it shares the one seed)."""
+    seeds = DemoSeeds(tmp_path_factory.mktemp("demo"), sqlite_template, PG_URL)
+    yield seeds
+    seeds.close()

@@ -1,10 +1,15 @@
 """The demo seed over the shipped workflows: two estates with units and residents, staff per role, items in
-many states, all made through engine/org and the runtime; idempotent, and --reset starts afresh."""
+many states, all made through engine/org and the runtime; idempotent, and --reset starts afresh.
+
+The tests that only read what a seed made share one, made by `estateflow demo` once per backend
+(tests/_demo_seed.py); the second-run test writes, so it gets a copy of its own.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
@@ -15,9 +20,8 @@ from engine.cli.demo_org import KNOWN_CALLER, OTHER_STAFF
 from engine.errors import EngineError
 from engine.language.loader import load_roles
 from engine.org.estates import find_units
-from engine.runtime.registry import REGISTRY, publish_folder
+from engine.runtime.registry import REGISTRY
 from engine.runtime.resident_consent import normalise
-from engine.store.db import transaction
 from engine.store.models import (
     AuditLog,
     Item,
@@ -31,20 +35,21 @@ from engine.store.models import (
     UserRole,
     WorkflowVersion,
 )
+from tests._demo_seed import BACKENDS, SeededDemo
 
 SHIPPED = Path(__file__).resolve().parents[2] / "workflows"
 
 
-def _published(db):
-    with transaction(db.factory) as session:
-        publish_folder(session, SHIPPED)
+@pytest.fixture(scope="module", params=BACKENDS)
+def seeded(request: pytest.FixtureRequest) -> SeededDemo:
+    """The session's demo seed on each backend: read it, never write to it."""
+    return request.getfixturevalue("demo_seeds").get(request.param)
 
 
-def test_seed_makes_one_user_per_role_and_items_in_every_workflow(db, clock):
-    _published(db)
-    result = seed(db.factory, clock=clock)
+def test_seed_makes_one_user_per_role_and_items_in_every_workflow(seeded):
+    result = seeded.result
     assert result.created and result.items >= 20
-    with db.factory() as session:
+    with seeded.factory() as session:
         users = {u.username: u for u in session.scalars(select(User))}
         assert set(load_roles(SHIPPED)) | set(OTHER_STAFF) == set(users)
         assert "admin" in users
@@ -63,10 +68,8 @@ def test_seed_makes_one_user_per_role_and_items_in_every_workflow(db, clock):
         assert session.scalar(select(func.count()).where(Item.estate_id == "riverside")) > 0
 
 
-def test_units_and_residents_are_seeded_through_the_organisation_with_history(db, clock):
-    _published(db)
-    seed(db.factory, clock=clock)
-    with db.factory() as session:
+def test_units_and_residents_are_seeded_through_the_organisation_with_history(seeded):
+    with seeded.factory() as session:
         assert session.scalar(select(func.count()).select_from(Unit).where(Unit.estate_id == "demo")) == len(units())
         assert session.scalar(select(func.count()).select_from(Unit).where(Unit.estate_id == "riverside")) > 0
         assert session.scalar(select(func.count()).select_from(Resident).where(Resident.kind == "tenant")) > 0
@@ -79,10 +82,8 @@ def test_units_and_residents_are_seeded_through_the_organisation_with_history(db
         assert [(h.number, h.residents[0].name) for h in hits] == [(KNOWN_CALLER[0], KNOWN_CALLER[1])]
 
 
-def test_items_name_real_units_and_staff_of_their_own_estate(db, clock):
-    _published(db)
-    seed(db.factory, clock=clock)
-    with db.factory() as session:
+def test_items_name_real_units_and_staff_of_their_own_estate(seeded):
+    with seeded.factory() as session:
         numbers = {(e, n) for e, n in session.execute(select(Unit.estate_id, Unit.number))}
         staff = {(e, u) for e, u in session.execute(select(UserEstate.estate_id, User.username)
                                                     .join(User, User.id == UserEstate.user_id))}
@@ -102,10 +103,8 @@ def test_items_name_real_units_and_staff_of_their_own_estate(db, clock):
     assert checked_users == 0 or assigned is not None
 
 
-def test_reminder_texts_come_out_sent_and_withheld_by_the_residents_recorded_choices(db, clock):
-    _published(db)
-    seed(db.factory, clock=clock)
-    with db.factory() as session:
+def test_reminder_texts_come_out_sent_and_withheld_by_the_residents_recorded_choices(seeded):
+    with seeded.factory() as session:
         reminders = session.execute(select(Outbox.status, Outbox.estate_id, Outbox.phone)
                                     .where(Outbox.template == "payment_reminder")).all()
         choices = {(c.estate_id, c.phone): c.status for c in session.scalars(select(ResidentConsent))}
@@ -117,9 +116,8 @@ def test_reminder_texts_come_out_sent_and_withheld_by_the_residents_recorded_cho
     assert set(choices.values()) == {"consented", "opted_out"}
 
 
-def test_a_second_run_keeps_the_database_and_reset_starts_afresh(db, clock):
-    _published(db)
-    seed(db.factory, clock=clock)
+def test_a_second_run_keeps_the_database_and_reset_starts_afresh(seeded, demo_seeds, clock):
+    db = demo_seeds.copy(seeded.backend)  # a copy of the first run's database: this test writes
     with db.factory() as session:
         first = session.scalars(select(Item.id).order_by(Item.id)).all()
         unit_count = session.scalar(select(func.count()).select_from(Unit))
@@ -136,12 +134,10 @@ def test_a_second_run_keeps_the_database_and_reset_starts_afresh(db, clock):
         assert session.scalar(select(func.count()).select_from(ResidentConsent)) == consents   # not twice
 
 
-def test_the_demo_command(db):
-    _published(db)
-    runner = CliRunner()
-    result = runner.invoke(demo, ["--url", db.url])
-    assert result.exit_code == 0 and "demo1234" in result.output
-    result = runner.invoke(demo, ["--url", db.url])
+def test_the_demo_command(seeded):
+    # The shared seed is the command's first run (tests/_demo_seed.py); a second run writes nothing.
+    assert "demo1234" in seeded.output
+    result = CliRunner().invoke(demo, ["--url", seeded.url])
     assert result.exit_code == 0 and "already exists" in result.output
 
 
