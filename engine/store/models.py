@@ -508,11 +508,9 @@ class AccessLog(Base):
     detail: Mapped[str] = mapped_column(String(300), default="")
 
 
-class RoutingVersion(Base):
-    """A published routing table of one estate (workflows/estates/<estate>/_routing.yaml); the newest applies."""
-
-    __tablename__ = "routing_versions"
-    __table_args__ = (UniqueConstraint("estate_id", "version"),)
+class PublishedDocument:
+    """The columns of a per-estate document published by `estateflow publish` (a routing table, a
+    message catalogue): numbered versions of one estate, the newest applies, a hash to skip repeats."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     estate_id: Mapped[str] = mapped_column(String(64))
@@ -521,6 +519,14 @@ class RoutingVersion(Base):
     document: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime)
     published_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class RoutingVersion(PublishedDocument, Base):
+    """A published routing table of one estate (workflows/estates/<estate>/_routing.yaml); the newest applies."""
+
+    __tablename__ = "routing_versions"
+    __table_args__ = (UniqueConstraint("estate_id", "version"),)
+
 
 
 class ResidentConsent(Base):
@@ -546,17 +552,10 @@ class ResidentConsent(Base):
     note: Mapped[str] = mapped_column(String(200), default="")
 
 
-class MessagesVersion(Base):
+class MessagesVersion(PublishedDocument, Base):
     """A published resident-message catalogue (workflows/messages.yaml merged with an estate's
     _messages.yaml; estate '' is the base), 0009; the newest of an estate applies, else the base's."""
 
     __tablename__ = "messages_versions"
     __table_args__ = (UniqueConstraint("estate_id", "version"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    estate_id: Mapped[str] = mapped_column(String(64))
-    version: Mapped[int] = mapped_column(Integer)
-    content_hash: Mapped[str] = mapped_column(String(64))
-    document: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
-    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    published_by: Mapped[str | None] = mapped_column(String(100))
