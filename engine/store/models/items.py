@@ -71,6 +71,7 @@ class Item(Base):
         # Reports read the items created, or that entered their state, in a period (0010).
         Index("ix_items_workflow_estate_created", "workflow_id", "estate_id", "created_at"),
         Index("ix_items_workflow_estate_entered", "workflow_id", "estate_id", "state_entered_at"),
+        Index("ix_items_workflow_estate_state", "workflow_id", "estate_id", "state"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -8,7 +8,8 @@ Create Date: 2026-12-02
 estate's workflows/estates/<estate>/reports/*.yaml; estate '' is the base), like `routing_versions`.
 An outbox row may now carry a file (`attachment_name`, `attachment`: the XLSX of `estateflow report
 send`) and belong to no item (`item_id` null). The indexes let a report read the items created,
-or that entered their state, in a period without reading the whole store; `item_history.at` the
+or that entered their state, in a period, and the open items of an estate, without reading the
+whole store; `item_history.at` the
 transitions fired in a period.
 """
 
@@ -47,11 +48,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column("attachment", sa.LargeBinary(), nullable=True))
     op.create_index("ix_items_workflow_estate_created", "items", ["workflow_id", "estate_id", "created_at"])
     op.create_index("ix_items_workflow_estate_entered", "items", ["workflow_id", "estate_id", "state_entered_at"])
+    op.create_index("ix_items_workflow_estate_state", "items", ["workflow_id", "estate_id", "state"])
     op.create_index("ix_item_history_at", "item_history", ["at"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_item_history_at", table_name="item_history")
+    op.drop_index("ix_items_workflow_estate_state", table_name="items")
     op.drop_index("ix_items_workflow_estate_entered", table_name="items")
     op.drop_index("ix_items_workflow_estate_created", table_name="items")
     op.execute("DELETE FROM outbox WHERE item_id IS NULL")
