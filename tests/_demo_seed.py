@@ -27,6 +27,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.clock import FixedClock
+from engine.language.loader import Loader
+from engine.reports.published import publish_reports
 from engine.runtime.registry import publish_folder
 from engine.store.db import make_engine, make_session_factory, transaction
 from engine.store.migrate import upgrade
@@ -78,7 +80,9 @@ class DemoSeeds:
         if backend not in self.seeded:
             url = self._fresh(backend)
             with transaction(make_session_factory(engine := make_engine(url))) as session:
-                publish_folder(session, SHIPPED, now=START)
+                loader = Loader(SHIPPED)
+                publish_folder(session, SHIPPED, now=START, loader=loader)
+                publish_reports(session, SHIPPED, loader=loader, now=START)  # the shipped reports, as `publish` does
             engine.dispose()
             results: list[Any] = []
 

@@ -48,14 +48,18 @@ def db_upgrade(url: str | None, revision: str) -> None:
               envvar="ESTATEFLOW_WORKFLOWS", default=Path("workflows"), show_default=True,
               help="The definitions folder (default: $ESTATEFLOW_WORKFLOWS, else workflows/).")
 def publish(url: str | None, workflows_dir: Path) -> None:
-    """Validate every definition (and estate overlay) and routing table; store changed ones as new versions."""
+    """Validate every definition (and estate overlay), routing table and report; store changed ones as new versions."""
+    from engine.language.loader import Loader
+    from engine.reports.published import publish_reports
     from engine.runtime.registry import publish_site
     from engine.store.db import transaction
 
     with opened(url, f"publish to {shown_url(url)}") as factory:
         try:
             with transaction(factory) as session:
-                published, routing = publish_site(session, workflows_dir)
+                loader = Loader(workflows_dir)  # one snapshot of the folder for workflows and reports
+                published, routing = publish_site(session, workflows_dir, loader=loader)
+                reports = publish_reports(session, workflows_dir, loader=loader)  # checked before storing any
         except DefinitionError as error:
             error.add_note("nothing was published")
             raise
@@ -65,6 +69,10 @@ def publish(url: str | None, workflows_dir: Path) -> None:
         click.echo(f"{p.workflow_id}{where} v{p.version}: {status}")
     for r in routing:
         click.echo(f"routing [{r.estate_id}] v{r.version}: {'published' if r.created else 'unchanged'}")
+    for report in reports:
+        where = f" [{report.estate_id}]" if report.estate_id else ""
+        click.echo(f"report {report.report_id}{where} v{report.version}: "
+                   f"{'published' if report.created else 'unchanged'}")
 
 
 @click.command("test")

@@ -38,6 +38,7 @@ from engine.language.loader import (
     routing_files,
 )
 from engine.language.messages import ESTATE_MESSAGES_FILE
+from engine.reports.loader import REPORTS_DIR, estate_of, report_files, report_problems
 from engine.settings import load_env_file
 
 WORKFLOWS_OPTION = click.option(
@@ -73,6 +74,7 @@ class _LazyGroup(click.Group):
         "check": "engine.cli.operations:check",
         "backup": "engine.cli.operations:backup",
         "restore": "engine.cli.operations:restore",
+        "report": "engine.cli.reports:report",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -100,8 +102,8 @@ def main() -> None:
     load_env_file()
 
 
-Kind = str  # "workflow", "overlay", "calendar", "routing", "estate_file" (another `_` name in an estate
-# folder), or "unreadable" (not a regular file: never opened)
+Kind = str  # "workflow", "overlay", "calendar", "routing", "report" (reports/<id>.yaml, estates/<e>/reports/),
+# "estate_file" (another `_` name in an estate folder), or "unreadable" (not a regular file: never opened)
 
 
 def _kind(path: Path) -> Kind:
@@ -109,6 +111,8 @@ def _kind(path: Path) -> Kind:
         return "unreadable"
     if path.name == CALENDAR_FILE or path.parent.name == CALENDARS_DIR:  # calendars/<name>.yaml: a named calendar
         return "calendar"
+    if path.parent.name == REPORTS_DIR:  # workflows/reports/<id>.yaml, estates/<e>/reports/<id>.yaml
+        return "report"
     if path.name in (MESSAGES_FILE, ESTATE_MESSAGES_FILE):  # resident message templates (engine/language/messages.py)
         return "messages"
     if is_estate_file(path):
@@ -122,7 +126,7 @@ def _targets(paths: tuple[Path, ...]) -> list[tuple[Path, Kind]]:
     for path in paths:
         if path.is_dir():
             found = [*base_files(path), *overlay_files(path), *calendar_files(path), *routing_files(path),
-                     *message_files(path)]
+                     *message_files(path), *report_files(path)]
             # Folders of broken examples may nest: take their other .yaml files too.
             found += [p for p in sorted(path.rglob("*.yaml")) if p not in found and p.name != ROLES_FILE]
             targets += [(p, _kind(p)) for p in found]
@@ -172,6 +176,11 @@ def _check_file(loaders: dict[Path, Loader], default_dir: Path, path: Path, kind
             workflows_dir = path.parent if path.name == MESSAGES_FILE else overlay_target(path)[0]
             loader = loaders.get(workflows_dir) or loaders.setdefault(workflows_dir, Loader(workflows_dir))
             return loader.messages_problems(path)
+        if kind == "report":  # checked against the workflows of the folder it belongs to
+            workflows_dir = path.parents[3] if estate_of(path) else path.parent.parent
+            workflows_dir = workflows_dir if (workflows_dir / ROLES_FILE).exists() else default_dir
+            loader = loaders.get(workflows_dir) or loaders.setdefault(workflows_dir, Loader(workflows_dir))
+            return report_problems(path, loader)
         if kind == "routing":
             workflows_dir = overlay_target(path)[0]
             loader = loaders.get(workflows_dir) or loaders.setdefault(workflows_dir, Loader(workflows_dir))
@@ -220,10 +229,13 @@ def validate(paths: tuple[Path, ...], workflows_dir: Path | None) -> None:
         bad_files = len({p.file for p in problems})
         click.echo(f"{len(set(problems))} problem(s) in {bad_files} of {files} file(s)", err=True)
         sys.exit(1)
-    counts = {kind: sum(1 for _, k in targets if k == kind) for kind in ("workflow", "overlay", "calendar", "routing")}
+    counts = {kind: sum(1 for _, k in targets if k == kind)
+              for kind in ("workflow", "overlay", "calendar", "routing", "report")}
     parts = [f"{counts[k]} {k}(s)" for k in ("workflow", "overlay", "calendar")]
     if counts["routing"]:
         parts.append(f"{counts['routing']} routing table(s)")
+    if counts["report"]:
+        parts.append(f"{counts['report']} report(s)")
     click.echo(f"OK: {', '.join(parts[:-1])} and {parts[-1]} checked, no problems")
 
 

@@ -28,6 +28,7 @@ from click.testing import CliRunner
 from engine.cli.main import main
 from engine.errors import Problem
 from engine.language.loader import Loader, base_files, calendar_files, overlay_files, routing_files
+from engine.reports.loader import report_files
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / "workflows"
@@ -192,8 +193,9 @@ def test_validate_a_clean_folder_exits_0_with_a_summary(monkeypatch: pytest.Monk
     overlays = len(overlay_files(WORKFLOWS))
     calendars = len(calendar_files(WORKFLOWS))
     routing = len(routing_files(WORKFLOWS))
-    assert result.stdout == (f"OK: {workflows} workflow(s), {overlays} overlay(s), {calendars} calendar(s) and "
-                             f"{routing} routing table(s) checked, no problems\n")
+    reports = len(report_files(WORKFLOWS))
+    assert result.stdout == (f"OK: {workflows} workflow(s), {overlays} overlay(s), {calendars} calendar(s), "
+                             f"{routing} routing table(s) and {reports} report(s) checked, no problems\n")
 
 
 def test_validate_a_clean_folder_with_an_overlay(tmp_path: Path) -> None:
