@@ -14,6 +14,7 @@ from engine.access.actor import Actor
 from engine.clock import DEFAULT_TIMEZONE
 from engine.runtime.timers import CALENDARS
 from engine.views import listing
+from engine.views.units import building_label
 from web import db
 
 
@@ -45,10 +46,8 @@ def countdown(deadline: datetime | None, now: datetime) -> str:
 
 
 def building(name: str | None) -> str:
-    """A building as staff say it: 3 → 3栋; 3栋, A座, 1号楼 stay as they are."""
-    if not name:
-        return ""
-    return name if name.endswith(("栋", "座", "楼", "幢")) else f"{name}栋"
+    """A building as staff say it: 3 → 3栋 (engine/views/units.py says how)."""
+    return building_label(name)
 
 
 ADMIN_ROLE = "admin"

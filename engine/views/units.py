@@ -35,10 +35,19 @@ from engine.runtime.registry import REGISTRY, Registry
 from engine.store.models import AuditLog, Building, Estate, Item, ItemAssignee, Resident, Unit, WorkflowVersion
 from engine.views.listing import summary_text
 
-__all__ = ["CallerMatch", "HistoryEntry", "UnitItem", "UnitRecord", "lookup", "unit_items", "unit_record"]
+__all__ = [
+    "CallerMatch", "HistoryEntry", "UnitItem", "UnitRecord", "building_label", "lookup", "unit_items", "unit_record",
+]
 
 _ZONE = ZoneInfo(DEFAULT_TIMEZONE)
 """A summary is a text: the zone only formats a date, should a site pick one."""
+
+def building_label(name: str | None) -> str:
+    """A building as staff say it: 3 → 3栋; 3栋, A座, 1号楼 stay as they are (pages, reports, exports)."""
+    if not name:
+        return ""
+    return name if name.endswith(("栋", "座", "楼", "幢")) else f"{name}栋"
+
 
 RECENT_CLOSED = 3
 """Closed items the caller pop-up shows per unit (the last ones)."""
