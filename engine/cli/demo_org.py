@@ -27,7 +27,7 @@ from werkzeug.security import generate_password_hash
 
 from engine.access.actor import Actor
 from engine.org import estates, staff
-from engine.store.models import AccessLog, AuditLog, Counter, Estate, Item, User, UserEstate
+from engine.store.models import AccessLog, AuditLog, Counter, Estate, Item, Outbox, User, UserEstate
 
 __all__ = [
     "DEMO_ACTOR", "DEMO_ESTATE", "KNOWN_CALLER", "LAYOUTS", "OTHER_ESTATE", "OTHER_STAFF", "OTHER_USER", "PASSWORD",
@@ -126,6 +126,7 @@ def reset_org(session: Session) -> None:
     user_ids = list(session.scalars(select(UserEstate.user_id).where(UserEstate.estate_id.in_(ids))))
     # Items cascade to their history, links, deadlines, assignees and outbox rows.
     session.execute(delete(Item).where(Item.estate_id.in_(ids)))
+    session.execute(delete(Outbox).where(Outbox.estate_id.in_(ids)))  # reports e-mailed: rows of no item
     session.execute(delete(Counter).where(Counter.estate_id.in_(ids)))
     session.execute(delete(AuditLog).where(or_(
         AuditLog.estate_id.in_(ids),

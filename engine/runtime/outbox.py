@@ -14,6 +14,8 @@ only one update matches. A sender that dies after claiming leaves the row
 'sending' until its lease runs out; it is then claimed again (delivery is at least
 once; the webhook's X-Estateflow-Delivery header lets a gateway drop a repeat).
 
+A row is about an item, or about none (a report e-mailed by `estateflow report send`, engine/reports/
+sending.py: `item_id` null, the XLSX in `attachment`, which the e-mail sender attaches).
 A row is for a role (every active holder of the role in the row's estate) or for one person
 (`user_id`: `notify: {user: FIELD}`). Either way a recipient on leave with a stand-in is
 replaced by the stand-in until they are back (docs/organisation.md "Staff, leave and stand-ins").
@@ -143,14 +145,15 @@ def claim_next(factory: sessionmaker[Session], now: datetime, policy: RetryPolic
         )
         if claimed.rowcount != 1:  # cannot happen under the row lock / SQLite's write lock; end the pass
             return None
+        # An outer join: a report e-mailed by `estateflow report send` belongs to no item (item_id null).
         row = session.execute(
-            select(outbox, Item.number).join(Item, Item.id == outbox.c.item_id).where(outbox.c.id == row_id)
+            select(outbox, Item.number).outerjoin(Item, Item.id == outbox.c.item_id).where(outbox.c.id == row_id)
         ).one()
         return Message(
-            id=row.id, item_id=row.item_id, number=row.number, estate_id=row.estate_id, role=row.role,
+            id=row.id, item_id=row.item_id, number=row.number or "", estate_id=row.estate_id, role=row.role,
             subject=row.subject, body=row.body, attempt=row.attempts, user_id=row.user_id,
             recipients=() if row.phone is not None else _recipients(session, row.role, row.user_id, row.estate_id),
-            phone=row.phone, template=row.template,
+            phone=row.phone, template=row.template, attachment_name=row.attachment_name, attachment=row.attachment,
         )
 
 

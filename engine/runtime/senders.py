@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import logging
+import mimetypes
 import os
 import smtplib
 import ssl
@@ -57,8 +58,10 @@ class Message:
     """One outbox row ready to send."""
 
     id: int
-    item_id: int
+    item_id: int | None
+    """None: a message about no item (a report e-mailed by `estateflow report send`)."""
     number: str
+    """The item's number; empty when there is no item."""
     estate_id: str
     role: str | None
     subject: str
@@ -71,6 +74,9 @@ class Message:
     """A text message to a resident (engine/runtime/resident_messages.py): the number; role and user_id are None."""
     template: str | None = None
     """The resident template's id (with `phone`)."""
+    attachment_name: str | None = None
+    attachment: bytes | None = None
+    """A file sent with the e-mail (a report's XLSX); the e-mail sender attaches it, the others name it."""
 
     def label(self) -> str:
         """How logs name the message: nothing personal (the subject is the workflow title and the number,
@@ -79,7 +85,8 @@ class Message:
             to = f"resident {mask_phone(self.phone)}, template {self.template}"
         else:
             to = f"role {self.role}" if self.role is not None else f"user {self.user_id}"
-        return f"notification {self.id} ({to}, estate {self.estate_id}, item {self.number})"
+        about = f"item {self.number}" if self.item_id is not None else "no item"
+        return f"notification {self.id} ({to}, estate {self.estate_id}, {about})"
 
 
 class Sender(Protocol):
@@ -125,6 +132,10 @@ class SmtpSender:
         mail["To"] = ", ".join(to)
         mail["X-Estateflow-Delivery"] = str(message.id)
         mail.set_content(message.body)
+        if message.attachment is not None:
+            name = message.attachment_name or "attachment"
+            maintype, _, subtype = (mimetypes.guess_type(name)[0] or "application/octet-stream").partition("/")
+            mail.add_attachment(message.attachment, maintype=maintype, subtype=subtype, filename=name)
         with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
             if self.starttls:
                 smtp.starttls(context=ssl.create_default_context())
@@ -156,6 +167,8 @@ class WebhookSender:
             "id": message.id, "role": message.role, "user_id": message.user_id, "estate": message.estate_id,
             "item_id": message.item_id,
             "number": message.number, "subject": message.subject, "body": message.body,
+            # The file itself stays out of the JSON: a gateway (SMS, WeChat) gets its name only.
+            "attachment_name": message.attachment_name,
             "recipients": [{"user_id": r.user_id, "name": r.name, "email": r.email, "phone": r.phone}
                            for r in message.recipients],
         }
