@@ -58,6 +58,7 @@ bench: install
 	$(BIN)/python bench/tick_bench.py
 	$(BIN)/python bench/web_bench.py
 	$(BIN)/python bench/validate_bench.py
+	$(BIN)/python bench/report_bench.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
