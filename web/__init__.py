@@ -16,6 +16,7 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
+from engine.reports.dashboard import Panels
 from engine.settings import load_env_file
 from web.config import Config, check_secret_key, serve_behind
 
@@ -33,6 +34,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
     check_secret_key(app)
     serve_behind(app)
+    # The home page's report panels, kept a few minutes per process (engine/reports/dashboard.py).
+    app.extensions["estateflow.report_panels"] = Panels()
 
     from web import (
         account,
@@ -48,6 +51,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         health,
         items,
         pages,
+        reports,
         residents_messages,
         security,
         units,
@@ -68,6 +72,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     admin_logs.init_app(app)
     residents_messages.init_app(app)
     for module in (auth, items, workflows, account, units, admin, admin_units, admin_users, admin_data, admin_logs,
-                   files, residents_messages):
+                   files, residents_messages, reports):
         app.register_blueprint(module.bp)
     return app

@@ -25,6 +25,7 @@ from engine.errors import GuardFailed, InvalidFields, NotPermitted, TransitionEr
 from engine.language import fields
 from engine.language.definition import WorkflowDefinition
 from engine.org import audit, staff
+from engine.reports.dashboard import dashboard
 from engine.runtime.items import fire as fire_transition
 from engine.runtime.items import get_item
 from engine.runtime.registry import REGISTRY
@@ -74,7 +75,10 @@ def inbox() -> str:
                       now=db.clock().now())
     # Open items whose person was disabled without a hand-over: supervisors see them here, so nothing stalls.
     stalled = staff.unattended(session, actor()) if page.page == 1 else []
-    return render_template("items/inbox.html", page=page, stalled=stalled)
+    # The role's figures (today's deadlines, the dashboard reports, the desk's own) head the first page.
+    figures = dashboard(session, actor(), now=db.clock().now(),
+                        panels=current_app.extensions["estateflow.report_panels"]) if page.page == 1 else None
+    return render_template("items/inbox.html", page=page, stalled=stalled, figures=figures)
 
 
 def render_list(definition: WorkflowDefinition | None) -> str:

@@ -19,6 +19,8 @@ import pytest
 from conftest import PASSWORD, SHIPPED, build_database
 from werkzeug.serving import make_server
 
+from engine.reports.published import publish_reports
+from engine.store.db import make_engine, make_session_factory, transaction
 from web import create_app
 
 CHROMIUM = os.environ.get("ESTATEFLOW_CHROMIUM", "/usr/bin/chromium")
@@ -55,6 +57,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app over the shipped workflows and the demo seed, served on a free port."""
     path = tmp_path_factory.mktemp("browser") / "estateflow.db"
     build_database(path, SHIPPED)
+    publish_shipped_reports(path)
     app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "browser test"})
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -163,4 +166,40 @@ def test_the_list_works_at_375_pixels(server: str, browser: object) -> None:
     shot(page, "item-375", full=False)
     page.goto(f"{server}/")
     shot(page, "inbox-375", full=False)
+    context.close()
+
+
+def publish_shipped_reports(path: Path) -> None:
+    """The shipped reports, stored as `estateflow publish` stores them next to the workflows."""
+    engine = make_engine(f"sqlite:///{path}")
+    with transaction(make_session_factory(engine)) as session:
+        publish_reports(session, SHIPPED)
+    engine.dispose()
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_the_weekly_complaint_report_reads_at_both_widths(server: str, browser: object, width: int) -> None:
+    phone = width < 400
+    context = browser.new_context(viewport={"width": width, "height": 900}, locale="zh-CN",  # type: ignore[attr-defined]
+                                  device_scale_factor=2 if phone else 1, is_mobile=phone, has_touch=phone)
+    page = context.new_page()
+    login(page, server, "cs_supervisor")
+    page.click("header a:has-text('统计报表')")
+    page.click("a:has-text('投诉周报')")
+    page.wait_for_url("**/reports/complaints_weekly")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    section = page.locator("section.report-table").first
+    table, chart = section.locator("table.figures").bounding_box(), section.locator("svg.chart").bounding_box()
+    if phone:
+        assert chart["y"] >= table["y"] + table["height"] - 1  # stacked: the chart under its table
+    else:
+        assert chart["x"] >= table["x"] + table["width"] - 1 and chart["y"] < table["y"] + table["height"]
+    # The smallest chart text (axis numbers, the legend) still reads: at least 10 CSS pixels tall.
+    smallest = page.evaluate("Math.min(...[...document.querySelectorAll('svg.chart text')]"
+                             ".map(t => t.getBoundingClientRect().height).filter(h => h > 0))")
+    assert smallest >= 10
+    shot(page, f"report-{width}", full=not phone)
+    section.locator("table.figures tbody a").first.click()
+    page.wait_for_url("**/reports/complaints_weekly/items?*")
+    assert page.locator("table.items tbody tr").count() >= 1
     context.close()
