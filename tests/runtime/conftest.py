@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
 
 from engine.access.actor import Actor, load_actor
 from engine.clock import FixedClock
@@ -18,6 +20,7 @@ from engine.runtime.timers import Calendars
 from engine.store.db import transaction
 from engine.store.models import Base, Estate, User, UserEstate, UserRole
 from tests._loaders import loader_of
+from tests.conftest import BACKENDS, PG_URL
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / "data" / "good" / "runtime"
 ROLES = ("clerk", "boss", "worker", "admin")
@@ -98,3 +101,22 @@ class World:
 def world(db: Any, clock: FixedClock) -> World:
     """A database with the runtime test workflows published."""
     return World(db, clock)
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with nothing in it yet, on each backend: the migration tests upgrade it step by step."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    assert PG_URL
+    name = f"estateflow_migration_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -8,38 +8,14 @@ items naming them or their department, still see their open work orders.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from engine.store.migrate import upgrade
-from tests.conftest import BACKENDS, PG_URL
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC).isoformat(" ")
 DOCUMENT = '{"id": "fix", "fields": {"engineer": {"type": "user", "label": "维修人员"}, "unit": {"type": "string"}}}'
-
-
-@pytest.fixture(params=BACKENDS)
-def empty_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    """A database with nothing in it yet, on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    assert PG_URL
-    name = f"estateflow_0006_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_roles_become_per_estate_and_stored_items_keep_their_assignees(empty_url):
