@@ -59,7 +59,7 @@ __all__ = [
     "create_refusal", "form_fields", "guard_refusal", "in_estates", "may_create", "permits", "permitted_branches",
     "role_labels", "states_to_act", "works_in",
     "CUSTOMER_SERVICE_ROLES", "PERSONAL_ROLES", "grantable_roles", "may_manage_estate", "may_manage_users",
-    "may_read_logs", "may_add_estates", "sees_residents",
+    "may_read_logs", "may_add_estates", "may_author", "sees_residents",
 ]
 
 # -- the organisation ---------------------------------------------------------------------------
@@ -75,6 +75,14 @@ _MANAGER_MAY_NOT_GRANT = frozenset({_ADMIN, _MANAGER, "branch_leader"})
 
 def may_add_estates(actor: Actor) -> bool:
     """Whether the actor may add an estate: an admin (anywhere), or the system."""
+    return actor.is_system or _ADMIN in actor.roles
+
+
+def may_author(actor: Actor) -> bool:
+    """Whether the actor may edit, try and publish the definitions and move items to a new version: an admin.
+
+    Definitions are shared by every estate (an overlay changes one estate, but its base is everyone's), so
+    authoring is the admins' alone, never an estate manager's."""
     return actor.is_system or _ADMIN in actor.roles
 
 

@@ -4,7 +4,8 @@
     people      estates, staff, logins, posts, buildings, units, residents, consent
     items       published workflow versions, items, deadlines, history, links, assignees, attachments
     records     the outbox, worker passes, the audit and access logs
-    published   routing tables, message catalogues and reports published per estate
+    published   routing tables, message catalogues and reports published per estate; the definitions
+                folder's files and drafts
 
 The schema is created and changed only by the Alembic migrations in
 engine/store/migrations/ (never `create_all` at start-up); a test checks that the
@@ -40,11 +41,19 @@ from engine.store.models.people import (
     UserEstate,
     UserRole,
 )
-from engine.store.models.published import MessagesVersion, PublishedDocument, ReportVersion, RoutingVersion
+from engine.store.models.published import (
+    DefinitionFile,
+    Draft,
+    MessagesVersion,
+    PublishedDocument,
+    ReportVersion,
+    RoutingVersion,
+)
 from engine.store.models.records import AccessLog, AuditLog, Outbox, WorkerPass
 
 __all__ = [
-    "AccessLog", "AddressFailure", "Attachment", "AuditLog", "Base", "Building", "Counter", "Estate", "Item",
+    "AccessLog", "AddressFailure", "Attachment", "AuditLog", "Base", "Building", "Counter", "DefinitionFile", "Draft",
+    "Estate", "Item",
     "ItemAssignee", "ItemDeadline", "ItemHistory", "ItemLink", "JSONDoc", "LoginFailure", "LoginSession",
     "MessagesVersion", "Outbox", "PublishedDocument", "ReportVersion", "Resident", "ResidentConsent",
     "RoutingVersion", "UTCDateTime", "Unit", "User", "UserEstate", "UserRole", "WorkerPass",

@@ -37,6 +37,7 @@ class WorkflowVersion(Base):
     roles: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime)
     published_by: Mapped[str | None] = mapped_column(String(100))
+    comment: Mapped[str | None] = mapped_column(Text)  # why it was published (0011)
 
 
 class Counter(Base):

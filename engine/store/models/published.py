@@ -1,16 +1,17 @@
-"""Per-estate documents published by `estateflow publish`: routing tables, message catalogues, reports."""
+"""What `estateflow publish` and the browser store besides workflows: routing tables, message catalogues,
+reports (per estate), the definitions folder's files themselves, and administrators' drafts."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.store.models.base import Base, JSONDoc, UTCDateTime
 
-__all__ = ["MessagesVersion", "PublishedDocument", "ReportVersion", "RoutingVersion"]
+__all__ = ["DefinitionFile", "Draft", "MessagesVersion", "PublishedDocument", "ReportVersion", "RoutingVersion"]
 
 
 class PublishedDocument:
@@ -49,3 +50,37 @@ class ReportVersion(PublishedDocument, Base):
     __table_args__ = (UniqueConstraint("report_id", "estate_id", "version"),)
 
     report_id: Mapped[str] = mapped_column(String(64))
+
+
+class DefinitionFile(Base):
+    """One published text of one file of the definitions folder (0011): `path` relative to the folder
+    (`complaint.yaml`, `estates/plaza/complaint.yaml`, `calendars/desk.yaml`), numbered versions per
+    path, the newest applies; `text` None marks the file removed. Calendars and the editor read these."""
+
+    __tablename__ = "definition_files"
+    __table_args__ = (UniqueConstraint("path", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    published_by: Mapped[str | None] = mapped_column(String(100))
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
+class Draft(Base):
+    """An administrator's unpublished edit of one file of the definitions folder (0011), one per path;
+    `base_version` is the DefinitionFile version it was started from (None for a new file)."""
+
+    __tablename__ = "drafts"
+    __table_args__ = (UniqueConstraint("path"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    base_version: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_by_name: Mapped[str] = mapped_column(String(200))
