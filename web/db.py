@@ -17,9 +17,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.clock import Clock, SystemClock
+from engine.runtime.calendars import PublishedCalendars
 from engine.store.db import make_engine, make_session_factory, transaction
 
 _KEY = "estateflow.db"
+_CALENDARS = "estateflow.calendars"
 _SYSTEM_CLOCK = SystemClock()
 
 
@@ -37,12 +39,20 @@ def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions[_KEY] = Database(engine, make_session_factory(engine, readonly=True),
                                     make_session_factory(engine))
+    # Deadlines count by the calendars as published in the database, never by YAML on this host's disk.
+    app.extensions[_CALENDARS] = PublishedCalendars(app.extensions[_KEY].reader,
+                                                    ttl=float(app.config.get("CALENDARS_TTL", 10.0)))
     app.teardown_appcontext(close_session)
 
 
 def database() -> Database:
     """The current app's Database."""
     return current_app.extensions[_KEY]  # type: ignore[no-any-return]
+
+
+def calendars() -> PublishedCalendars:
+    """The working calendars create, fire, the reports and the admin's banner count by (as published)."""
+    return current_app.extensions[_CALENDARS]  # type: ignore[no-any-return]
 
 
 def session() -> Session:

@@ -76,7 +76,7 @@ def inbox() -> str:
     # Open items whose person was disabled without a hand-over: supervisors see them here, so nothing stalls.
     stalled = staff.unattended(session, actor()) if page.page == 1 else []
     # The role's figures (today's deadlines, the dashboard reports, the desk's own) head the first page.
-    figures = dashboard(session, actor(), now=db.clock().now(),
+    figures = dashboard(session, actor(), now=db.clock().now(), calendars=db.calendars(),
                         panels=current_app.extensions["estateflow.report_panels"]) if page.page == 1 else None
     return render_template("items/inbox.html", page=page, stalled=stalled, figures=figures)
 
@@ -197,7 +197,7 @@ def fire(item_id: int, name: str) -> Response:
     errors.show_again(lambda error: item_page(item_id, open_name=key, submitted=request.form, error=error))
     with db.write() as writing:
         done = fire_transition(writing, item_id, name, who, data, forms.comment(request.form), version,
-                               clock=db.clock(), branch=branch)
+                               clock=db.clock(), branch=branch, calendars=db.calendars())
     state = definition.states.get(done.state)
     flash(f"操作成功：{done.number} 现为“{state.label if state else done.state}”", "success")
     return redirect(url_for("items.show", item_id=item_id))

@@ -12,7 +12,6 @@ from flask_login import current_user
 from engine.access import permissions
 from engine.access.actor import Actor
 from engine.clock import DEFAULT_TIMEZONE
-from engine.runtime.timers import CALENDARS
 from engine.views import listing
 from engine.views.units import building_label
 from web import db
@@ -75,7 +74,7 @@ def _shared() -> dict[str, Any]:
         shared["nav_lookup"] = may_look_up(who)
         shared["nav_admin"] = may_administer(who)
         if ADMIN_ROLE in current_user.actor.roles:
-            shared["calendar_warnings"] = [gap.chinese() for gap in CALENDARS.coverage_gaps(shared["now"])]
+            shared["calendar_warnings"] = [gap.chinese() for gap in db.calendars().coverage_gaps(shared["now"])]
     return shared
 
 

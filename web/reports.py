@@ -163,7 +163,7 @@ def _quick_of(period: Period, today: date) -> str | None:
 def _compute(report: ReportDefinition, asked: Asked) -> ReportResult:
     try:
         return compute(db.session(), actor(), report, estates=asked.estates or None, period=asked.period,
-                       now=db.clock().now(), registry=REGISTRY)
+                       now=db.clock().now(), registry=REGISTRY, calendars=db.calendars())
     except NotPermitted:
         abort(404, NOT_FOUND)
 
@@ -262,7 +262,7 @@ def items(report_id: str) -> str:
     session, who, now = db.session(), actor(), db.clock().now()
     try:
         ids = items_behind(session, who, report, estates=estates or None, period=asked.period, key=key, now=now,
-                           registry=REGISTRY)
+                           registry=REGISTRY, calendars=db.calendars())
     except (KeyError, ValueError, NotPermitted):
         abort(404, NOT_FOUND)
     result = _compute(report, asked)

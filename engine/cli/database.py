@@ -47,32 +47,32 @@ def db_upgrade(url: str | None, revision: str) -> None:
 @click.option("--workflows", "workflows_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
               envvar="ESTATEFLOW_WORKFLOWS", default=Path("workflows"), show_default=True,
               help="The definitions folder (default: $ESTATEFLOW_WORKFLOWS, else workflows/).")
-def publish(url: str | None, workflows_dir: Path) -> None:
-    """Validate every definition (and estate overlay), routing table and report; store changed ones as new versions."""
-    from engine.language.loader import Loader
-    from engine.reports.published import publish_reports
-    from engine.runtime.registry import publish_site
+@click.option("--comment", default=None, metavar="TEXT",
+              help="What changed and why, stored with each new version (the versions page shows it).")
+def publish(url: str | None, workflows_dir: Path, comment: str | None) -> None:
+    """Validate every definition (and estate overlay), routing table, calendar and report; store changed ones
+    as new versions, and the folder's files in the database (web and worker processes read them there)."""
+    from engine.cli.publishing import publish_files
     from engine.store.db import transaction
 
     with opened(url, f"publish to {shown_url(url)}") as factory:
         try:
             with transaction(factory) as session:
-                loader = Loader(workflows_dir)  # one snapshot of the folder for workflows and reports
-                published, routing = publish_site(session, workflows_dir, loader=loader)
-                reports = publish_reports(session, workflows_dir, loader=loader)  # checked before storing any
+                outcome = publish_files(session, workflows_dir, by=None, comment=comment or None)
         except DefinitionError as error:
             error.add_note("nothing was published")
             raise
-    for p in published:
+    for p in outcome.workflows:
         where = f" [{p.estate_id}]" if p.estate_id else ""
         status = "published" if p.created else "unchanged"
         click.echo(f"{p.workflow_id}{where} v{p.version}: {status}")
-    for r in routing:
+    for r in outcome.routing:
         click.echo(f"routing [{r.estate_id}] v{r.version}: {'published' if r.created else 'unchanged'}")
-    for report in reports:
+    for report in outcome.reports:
         where = f" [{report.estate_id}]" if report.estate_id else ""
         click.echo(f"report {report.report_id}{where} v{report.version}: "
                    f"{'published' if report.created else 'unchanged'}")
+    click.echo(outcome.files_line)
 
 
 @click.command("test")

@@ -156,6 +156,7 @@ def show(name: str, estate: str, start: datetime | None, end: datetime | None, f
     from engine.access.actor import Actor
     from engine.reports.compute import compute
     from engine.reports.export import file_name, to_csv, to_json, to_xlsx
+    from engine.runtime.calendars import PublishedCalendars
 
     if fmt is None:  # -o's extension, else JSON
         suffix = output.suffix.lstrip(".").lower() if output is not None else ""
@@ -164,7 +165,8 @@ def show(name: str, estate: str, start: datetime | None, end: datetime | None, f
     with opened(url, f"compute report {name}", readonly=True) as factory, factory() as session:
         definition, today = _load(session, name, estate, now)
         period = _period(definition, today, start and start.date(), end and end.date())
-        result = compute(session, Actor.system(), definition, estates=[estate], period=period, now=now)
+        result = compute(session, Actor.system(), definition, estates=[estate], period=period, now=now,
+                         calendars=PublishedCalendars(factory))  # working time as published, like the web's
     for warning in result.warnings:
         click.echo(f"note: {warning}", err=True)
     if fmt == "json":
@@ -189,6 +191,7 @@ def send(name: str, estate: str, period_name: str | None, url: str | None, at: d
     from engine.errors import EngineError
     from engine.reports.periods import named
     from engine.reports.sending import send_report, subject
+    from engine.runtime.calendars import PublishedCalendars
     from engine.store.db import transaction
 
     now = _now(at)
@@ -200,6 +203,6 @@ def send(name: str, estate: str, period_name: str | None, url: str | None, at: d
                                   f"to workflows/reports/{name}.yaml and publish")
             chosen = period_name or {"day": "yesterday"}.get(definition.period, f"last-{definition.period}")
             period = named(chosen, today)
-            ids = send_report(session, definition, estate, period, now=now)
+            ids = send_report(session, definition, estate, period, now=now, calendars=PublishedCalendars(factory))
     for outbox_id, role in zip(ids, definition.send_to, strict=True):
         click.echo(f"outbox {outbox_id}: {subject(definition.title, period)} for role {role} in {estate}")

@@ -114,8 +114,9 @@ def _stop_on_signals() -> threading.Event:
 @click.command("worker")
 @URL_OPTION
 @click.option("--workflows", "workflows_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="The definitions folder whose calendar.yaml files count working time "
-                   "(default: $ESTATEFLOW_WORKFLOWS, else workflows/).")
+              help="The definitions folder whose calendar.yaml files count working time until "
+                   "`estateflow publish` stores them in the database (default: $ESTATEFLOW_WORKFLOWS, "
+                   "else workflows/).")
 @click.option("--interval", envvar="ESTATEFLOW_WORKER_INTERVAL", type=click.FloatRange(min=0.1), default=60.0,
               show_default=True, metavar="SECONDS", help="Seconds between passes (also $ESTATEFLOW_WORKER_INTERVAL).")
 @click.option("--name", default="worker", show_default=True,

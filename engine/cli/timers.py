@@ -98,8 +98,9 @@ def due_cmd(url: str | None, hours: float, at: datetime | None) -> None:
 @click.command("tick")
 @URL_OPTION
 @click.option("--workflows", "workflows_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="The definitions folder whose calendar.yaml files count working time "
-                   "(default: $ESTATEFLOW_WORKFLOWS, else workflows/).")
+              help="The definitions folder whose calendar.yaml files count working time until "
+                   "`estateflow publish` stores them in the database (default: $ESTATEFLOW_WORKFLOWS, "
+                   "else workflows/).")
 @click.option("--loop", "interval", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
               help="Keep running: a pass every SECONDS (stop with Ctrl-C or SIGTERM).")
 @click.option("--batch", type=click.IntRange(min=1), default=500, show_default=True,
@@ -134,15 +135,20 @@ def tick_cmd(url: str | None, workflows_dir: Path | None, interval: float | None
 
 def tick_pass(workflows_dir: Path | None, batch: int = 500) -> Callable[[sessionmaker[Session], bool], TickReport]:
     """One tick pass as `tick` and `worker` run it: `run(factory, always)` fires what is due now (system
-    clock, the calendars of `workflows_dir`) and prints the report (when anything happened, or `always`)."""
+    clock, the calendars as published in the database; those of `workflows_dir` only while it holds no
+    definition files) and prints the report (when anything happened, or `always`)."""
     from engine.clock import SystemClock
+    from engine.runtime.calendars import PublishedCalendars
     from engine.runtime.tick import tick
-    from engine.runtime.timers import Calendars
 
-    calendars, clock = Calendars(workflows_dir), SystemClock()
+    calendars: dict[sessionmaker[Session], PublishedCalendars] = {}  # one per database, kept across passes
+    clock = SystemClock()
 
     def run(factory: sessionmaker[Session], always: bool = False) -> TickReport:
-        report = tick(factory, clock, calendars=calendars, batch=batch)
+        if factory not in calendars:
+            calendars[factory] = PublishedCalendars(factory, workflows_dir=workflows_dir)
+        counting = calendars[factory]
+        report = tick(factory, clock, calendars=counting, batch=batch)
         if always or report.handled or report.busy or report.failed:
             click.echo(f"tick: {report}")
         return report

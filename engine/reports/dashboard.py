@@ -39,6 +39,7 @@ from engine.reports.periods import span
 from engine.reports.published import available
 from engine.reports.result import ReportResult
 from engine.runtime.registry import REGISTRY, Registry
+from engine.runtime.timers import CALENDARS, Calendars
 from engine.views.listing import assignees, estates, items, versions_of, visible
 
 __all__ = ["DESK_ROLES", "MANAGER_ROLES", "Dashboard", "DeskFigures", "Panels", "WorkflowDue", "dashboard"]
@@ -96,7 +97,7 @@ class Dashboard:
 
 
 def dashboard(session: Session, actor: Actor, *, now: datetime, registry: Registry = REGISTRY,
-              panels: Panels | None = None) -> Dashboard:
+              panels: Panels | None = None, calendars: Calendars = CALENDARS) -> Dashboard:
     """The actor's home-page figures at `now` (see the module docstring); never commits.
 
     `panels`: keep the report panels for a few minutes (the web app holds one Panels); None computes
@@ -111,7 +112,7 @@ def dashboard(session: Session, actor: Actor, *, now: datetime, registry: Regist
     desk: DeskFigures | None = None
     if actor.roles & MANAGER_ROLES:
         due = _due(session, actor, known, zones, now)
-        reports = _reports(session, actor, zones, now, registry, panels)
+        reports = _reports(session, actor, zones, now, registry, panels, calendars)
     if actor.roles & DESK_ROLES and actor.user_id is not None:
         desk = _desk(session, actor, known, zones, now)
     return Dashboard(due=due, reports=reports, desk=desk)
@@ -274,7 +275,7 @@ def _due(session: Session, actor: Actor, known: list[visibility.Version], zones:
 
 
 def _reports(session: Session, actor: Actor, zones: dict[str, ZoneInfo], now: datetime,
-             registry: Registry, panels: Panels | None) -> tuple[ReportResult, ...]:
+             registry: Registry, panels: Panels | None, calendars: Calendars) -> tuple[ReportResult, ...]:
     """The first table of each report whose `dashboard:` names one of the actor's roles, default range."""
     today = _today(zones, now)
     results = []
@@ -289,7 +290,7 @@ def _reports(session: Session, actor: Actor, zones: dict[str, ZoneInfo], now: da
                tuple(sorted((e, tuple(sorted(r))) for e, r in actor.estate_roles.items())), first, covered)
         result = panels.get(key, now) if panels is not None else None
         if result is None:
-            result = compute(session, actor, first, period=covered, now=now, registry=registry)
+            result = compute(session, actor, first, period=covered, now=now, registry=registry, calendars=calendars)
             if panels is not None:
                 panels.put(key, result)
         results.append(result)

@@ -22,6 +22,7 @@ from engine.reports.compute import compute
 from engine.reports.definition import ReportDefinition
 from engine.reports.export import to_xlsx
 from engine.reports.result import Column, Period, ReportResult, Row, Value
+from engine.runtime.timers import CALENDARS, Calendars
 from engine.store.models import Estate, Outbox
 
 __all__ = ["attachment_name", "body", "send_report", "subject"]
@@ -79,7 +80,7 @@ def body(result: ReportResult) -> str:
 
 
 def send_report(session: Session, report: ReportDefinition, estate: str, period: Period, *,
-                now: datetime) -> list[int]:
+                now: datetime, calendars: Calendars = CALENDARS) -> list[int]:
     """Put the report for `estate` over `period` in the outbox, one e-mail per role of `report.send_to`.
 
     Returns the new outbox ids (none when the report names no roles). The rows are due at once
@@ -90,7 +91,8 @@ def send_report(session: Session, report: ReportDefinition, estate: str, period:
     """
     if session.scalar(select(Estate.id).where(Estate.id == estate)) is None:
         raise EngineError(f"no estate '{estate}'")
-    result = compute(session, Actor.system(), report, estates=[estate], period=period, now=now)
+    result = compute(session, Actor.system(), report, estates=[estate], period=period, now=now,
+                     calendars=calendars)
     mail = {"subject": subject(result.title, result.period), "body": body(result),
             "attachment_name": attachment_name(result), "attachment": to_xlsx(result)}
     rows = [Outbox(item_id=None, estate_id=estate, created_at=now, role=role, user_id=None, status="pending",

@@ -99,11 +99,13 @@ class Registry:
         self._lock = threading.Lock()
 
     def publish(self, session: Session, definition: WorkflowDefinition, *, roles: Mapping[str, Any],
-                estate: str = BASE, now: datetime | None = None, by: str | None = None) -> Published:
+                estate: str = BASE, now: datetime | None = None, by: str | None = None,
+                comment: str | None = None) -> Published:
         """Store `definition` as the next version of (its id, `estate`), unless unchanged.
 
         `roles` is the role catalogue stored with it, best in roles.yaml's own shape
-        (`Loader.catalogue.document`): executors' departments are kept that way.
+        (`Loader.catalogue.document`): executors' departments are kept that way. `comment`: the
+        publisher's note on the change (the versions page shows it).
 
         Raises:
             Conflict: someone published the same workflow at the same moment.
@@ -120,7 +122,7 @@ class Registry:
         row = WorkflowVersion(
             workflow_id=definition.id, estate_id=estate, version=(latest.version + 1 if latest else 1),
             content_hash=digest, document=document, roles=canonical(roles),
-            published_at=now or datetime.now(UTC), published_by=by,
+            published_at=now or datetime.now(UTC), published_by=by, comment=comment,
         )
         try:
             with session.begin_nested():
@@ -176,13 +178,14 @@ def publish_folder(session: Session, workflows_dir: Path | str, *, registry: Reg
 
 
 def publish_site(session: Session, workflows_dir: Path | str, *, registry: Registry = REGISTRY,
-                 now: datetime | None = None, by: str | None = None,
-                 loader: Loader | None = None) -> tuple[list[Published], list[PublishedRouting]]:
+                 now: datetime | None = None, by: str | None = None, loader: Loader | None = None,
+                 comment: str | None = None) -> tuple[list[Published], list[PublishedRouting]]:
     """What `estateflow publish` stores: every definition (base and per-estate) and routing table.
 
     An estate gets its own version for each workflow it overlays, and keeps getting
     one (the plain base) after its overlay is removed, so it never stays on a stale merge.
     `loader`: the folder's Loader when the caller keeps one (it reads each file once).
+    `comment`: stored with each new workflow version (engine/cli/publishing.py publishes the files too).
 
     Raises:
         DefinitionError: any file has problems (then nothing is published).
@@ -202,7 +205,8 @@ def publish_site(session: Session, workflows_dir: Path | str, *, registry: Regis
             merged.append((estate, bases[workflow_id]))
     tables = _routing_documents(loader, workflows_dir)  # checked before anything is stored
     resident_messages.publish(session, loader, now=now, by=by)  # messages.yaml, estates' _messages.yaml: checked first
-    published = [registry.publish(session, d, roles=loader.catalogue.document, estate=e, now=now, by=by)
+    published = [registry.publish(session, d, roles=loader.catalogue.document, estate=e, now=now, by=by,
+                                  comment=comment)
                  for e, d in merged]
     return published, [_publish_routing(session, estate, document, now, by) for estate, document in tables]
 

@@ -27,7 +27,7 @@ def test_our_scenarios_pass():
     assert [str(r) for r in results if not r.passed] == []
 
 
-# The shipped scenarios (tests/scenarios/) run one test each in test_shipped_scenarios.py.
+# The shipped scenarios (workflows/scenarios/, tests/scenarios/) run one test each in test_shipped_scenarios.py.
 
 
 @pytest.mark.parametrize(("steps", "failure"), [
@@ -97,9 +97,11 @@ def test_cli_db_upgrade_and_publish(tmp_path):
     workflows = str(TICKET.parent)
     first = runner.invoke(commands.publish, ["--url", url, "--workflows", workflows])
     assert first.exit_code == 0
-    assert first.stdout.splitlines() == ["job v1: published", "ticket v1: published", "timed v1: published"]
+    assert first.stdout.splitlines() == ["job v1: published", "ticket v1: published", "timed v1: published",
+                                         "files: 5 changed, 0 removed (5 in all)"]
     again = runner.invoke(commands.publish, ["--url", url, "--workflows", workflows])
-    assert again.stdout.splitlines() == ["job v1: unchanged", "ticket v1: unchanged", "timed v1: unchanged"]
+    assert again.stdout.splitlines() == ["job v1: unchanged", "ticket v1: unchanged", "timed v1: unchanged",
+                                         "files: 0 changed, 0 removed (5 in all)"]
 
 
 def test_cli_publish_refuses_a_broken_folder_and_publishes_nothing(tmp_path):
