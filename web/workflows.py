@@ -11,11 +11,13 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from engine.access import permissions
 from engine.errors import InvalidFields, TransitionError
 from engine.language.definition import TransitionDef, WorkflowDefinition
+from engine.language.drawing import svg
 from engine.language.graph import mermaid
 from engine.runtime.items import create
 from engine.runtime.registry import REGISTRY
@@ -43,12 +45,27 @@ def get_definition(workflow_id: str, estate: str | None = None) -> WorkflowDefin
 @bp.get("/<workflow_id>")
 @login_required
 def show(workflow_id: str) -> str:
-    """Show a workflow: its states with counts, its transitions, and the Mermaid diagram text."""
+    """Show a workflow: the drawn diagram coloured by counts, its states with steps, and the Mermaid text.
+
+    ?focus=STATE draws only that state's steps (an unknown state is ignored).
+    """
     definition = get_definition(workflow_id)
     counts = listing.state_counts(db.session(), actor(), workflow_id)
     leaving = {s: _steps(definition.transitions_from(s)) for s in definition.states}
+    focus = request.args.get("focus")
+    focus = focus if focus in definition.states else None
     return render_template("workflows/show.html", definition=definition, counts=counts, leaving=leaving,
+                           focus=focus, drawing=_drawing(definition, counts, focus),
                            diagram=mermaid(definition))
+
+
+def _drawing(definition: WorkflowDefinition, counts: dict[str, int], focus: str | None) -> Markup:
+    """The SVG diagram: each state links to its items, its corner mark to the focused view."""
+    links = {s: url_for("workflows.items", workflow_id=definition.id, state=s) for s in definition.states}
+    focus_links = {s: url_for("workflows.show", workflow_id=definition.id, focus=s) + "#diagram"
+                   for s in definition.states}
+    # drawing.svg escapes every text and writes presentation attributes only (no script, no style).
+    return Markup(svg(definition, counts=counts, links=links, focus=focus, focus_links=focus_links))
 
 
 def _steps(transitions: tuple[TransitionDef, ...]) -> list[tuple[str, str, tuple[str, ...]]]:
@@ -117,6 +134,6 @@ def new(workflow_id: str) -> str | Response:
     errors.show_again(lambda error: _form(definition, estate, request.form, error))
     with db.write() as writing:
         item = create(writing, workflow=workflow_id, estate=estate, actor=who, data=data,
-                      comment=forms.comment(request.form), clock=db.clock())
+                      comment=forms.comment(request.form), clock=db.clock(), calendars=db.calendars())
     flash(f"已登记 {item.number}", "success")
     return redirect(url_for("items.show", item_id=item.id))
