@@ -7,6 +7,7 @@ parse messages. Each error carries the data a caller needs as attributes.
     ├── DefinitionError(problems)        a workflow file is wrong; one Problem per mistake
     ├── ExpressionError(message, column) an expression or a notification template does not compile
     ├── TableError(problems)             an imported spreadsheet has bad rows; one RowProblem per mistake
+    ├── UnmappedStates(states)           moving items to a new version: states with nowhere to go
     └── TransitionError(code)            creating an item or firing a transition was refused
         ├── ItemNotFound                 not_found (also: an item of another estate)
         ├── UnknownTransition            unknown_transition
@@ -21,7 +22,7 @@ A `Problem` is data, not text: `str(problem)` renders
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 Path = tuple[str | int, ...]
@@ -101,6 +102,21 @@ class TableError(EngineError):
 
     def __str__(self) -> str:
         return "\n".join(str(p) for p in self.problems)
+
+
+class UnmappedStates(EngineError):
+    """Moving items to a new version (engine/runtime/item_migration.py) was refused before any write:
+    `states` maps each old state with no target in the new version to the numbers of its open items."""
+
+    code = "unmapped_states"
+
+    def __init__(self, states: Mapping[str, Sequence[str]]) -> None:
+        self.states = {state: list(numbers) for state, numbers in states.items()}
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return "\n".join(f"state {state} has no target in the new version (give --map {state}=NEW): "
+                         + ", ".join(numbers) for state, numbers in self.states.items())
 
 
 class TransitionError(EngineError):

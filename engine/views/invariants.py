@@ -126,10 +126,11 @@ def _problems(row: Row[Any], definition: WorkflowDefinition, transitions: tuple[
         yield f"links to item id {other} as '{kind}' but that item has no '{_BACK[kind]}' link back"
 
 
-VERSIONED_EVENTS = ("handover", "anonymised")
+VERSIONED_EVENTS = ("handover", "anonymised", "migrated")
 """Events that change an item's data outside a step, so bump its version too (engine/runtime/handover.py,
 engine/org/privacy.py): a form opened before them is refused as stale. Counted with the transition rows;
-they stay in the item's state, so the last row's target is unchanged."""
+they stay in the item's state, so the last row's target is unchanged ("migrated",
+engine/runtime/item_migration.py, renames the state: its target is the new name)."""
 
 
 def _transitions(session: Session, ids: list[int]) -> dict[int, tuple[int, str | None]]:

@@ -75,6 +75,7 @@ EVENT_LABELS = {
     "timer_skipped": "定时操作未执行",
     "resident_not_texted": "未发短信给业主",      # engine/runtime/resident_messages.py
     "resident_choice": "登记短信意愿",          # engine/runtime/resident_choices.py
+    "migrated": "流程升级",                    # engine/runtime/item_migration.py
 }
 # What an event row records besides fields, in the staff's words.
 _EVENT_KEYS = {"escalate_to": "通知角色", "reason": "原因", WAS_OVERDUE: "曾超时",
@@ -125,6 +126,14 @@ def _event_value(key: str, value: Any, roles: Mapping[str, str]) -> str:
     return str(value)
 
 
+def _migrated(h: Any) -> Entry:
+    """流程升级：第 3 版 → 第 4 版（待派单 → 待分派）: the old state's label is the one stored with the event."""
+    c = h.changes or {}
+    move = f"（{c.get('from_label') or h.from_state} → {c.get('to_label') or h.to_state}）"
+    label = f"{EVENT_LABELS['migrated']}：第 {c.get('from_version')} 版 → 第 {c.get('to_version')} 版{move}"
+    return Entry(h.at, h.actor_name, h.kind, label, None, None, (), h.comment)
+
+
 def timeline(session: Session, item: ItemView, *, full: bool = False, registry: Registry = REGISTRY) -> list[Entry]:
     """The item's history, oldest first: who, when, which transition, what changed, the comment.
 
@@ -147,6 +156,9 @@ def timeline(session: Session, item: ItemView, *, full: bool = False, registry: 
     for h in rows:
         if h.from_state is None and h.kind == "transition":
             label = "登记"
+        elif h.kind == "event" and h.event == "migrated":
+            entries.append(_migrated(h))
+            continue
         elif h.kind == "event":
             label = EVENT_LABELS.get(h.event or "", h.event or "事件")
         else:
