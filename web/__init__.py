@@ -45,16 +45,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         admin_units,
         admin_users,
         auth,
+        authoring,
+        authoring_publish,
         db,
         errors,
         files,
         health,
         items,
+        migrations,
         pages,
         reports,
         residents_messages,
         security,
         units,
+        versions,
         workflows,
     )
 
@@ -72,6 +76,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     admin_logs.init_app(app)
     residents_messages.init_app(app)
     for module in (auth, items, workflows, account, units, admin, admin_units, admin_users, admin_data, admin_logs,
-                   files, residents_messages, reports):
+                   files, residents_messages, reports, versions, migrations, authoring, authoring_publish):
         app.register_blueprint(module.bp)
     return app

@@ -130,7 +130,8 @@ def index() -> str:
     session = db.session()
     who = actor()
     return render_template("admin/index.html", estates=managed_estates(session),
-                           may_add=permissions.may_add_estates(who), may_logs=permissions.may_read_logs(who))
+                           may_add=permissions.may_add_estates(who), may_logs=permissions.may_read_logs(who),
+                           may_author=permissions.may_author(who))
 
 
 # -- estates ----------------------------------------------------------------------------------

@@ -17,28 +17,10 @@ from typing import Any
 
 import click
 
+from engine.cli import checking
 from engine.cli.common import fail
-from engine.errors import DefinitionError, EngineError, Problem
-from engine.language.loader import (
-    CALENDAR_FILE,
-    CALENDARS_DIR,
-    DEFAULT_WORKFLOWS_DIR,
-    MESSAGES_FILE,
-    ROLES_FILE,
-    ROUTING_FILE,
-    Loader,
-    base_files,
-    calendar_files,
-    is_estate_file,
-    is_overlay,
-    message_files,
-    overlay_files,
-    overlay_target,
-    read_source,
-    routing_files,
-)
-from engine.language.messages import ESTATE_MESSAGES_FILE
-from engine.reports.loader import REPORTS_DIR, estate_of, report_files, report_problems
+from engine.errors import DefinitionError, EngineError
+from engine.language.loader import DEFAULT_WORKFLOWS_DIR, ROLES_FILE, Loader
 from engine.settings import load_env_file
 
 WORKFLOWS_OPTION = click.option(
@@ -75,6 +57,7 @@ class _LazyGroup(click.Group):
         "backup": "engine.cli.operations:backup",
         "restore": "engine.cli.operations:restore",
         "report": "engine.cli.reports:report",
+        "migrate": "engine.cli.migrate_items:migrate",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -102,103 +85,6 @@ def main() -> None:
     load_env_file()
 
 
-Kind = str  # "workflow", "overlay", "calendar", "routing", "report" (reports/<id>.yaml, estates/<e>/reports/),
-# "estate_file" (another `_` name in an estate folder), or "unreadable" (not a regular file: never opened)
-
-
-def _kind(path: Path) -> Kind:
-    if not path.is_file():  # a stat only: a FIFO or a link to /dev/zero is refused, never read
-        return "unreadable"
-    if path.name == CALENDAR_FILE or path.parent.name == CALENDARS_DIR:  # calendars/<name>.yaml: a named calendar
-        return "calendar"
-    if path.parent.name == REPORTS_DIR:  # workflows/reports/<id>.yaml, estates/<e>/reports/<id>.yaml
-        return "report"
-    if path.name in (MESSAGES_FILE, ESTATE_MESSAGES_FILE):  # resident message templates (engine/language/messages.py)
-        return "messages"
-    if is_estate_file(path):
-        return "routing" if path.name == ROUTING_FILE else "estate_file"
-    return "overlay" if is_overlay(path) else "workflow"
-
-
-def _targets(paths: tuple[Path, ...]) -> list[tuple[Path, Kind]]:
-    """Every file to check, each with its kind."""
-    targets: list[tuple[Path, Kind]] = []
-    for path in paths:
-        if path.is_dir():
-            found = [*base_files(path), *overlay_files(path), *calendar_files(path), *routing_files(path),
-                     *message_files(path), *report_files(path)]
-            # Folders of broken examples may nest: take their other .yaml files too.
-            found += [p for p in sorted(path.rglob("*.yaml")) if p not in found and p.name != ROLES_FILE]
-            targets += [(p, _kind(p)) for p in found]
-        else:
-            targets.append((path, _kind(path)))
-    return targets
-
-
-def _check_calendar(path: Path) -> list[Problem]:
-    from engine.language.calendar import load_calendar
-
-    try:
-        load_calendar(path)
-    except DefinitionError as error:
-        return error.problems
-    return []
-
-
-def _calendar_warnings(targets: list[tuple[Path, Kind]]) -> list[str]:
-    """A line per calendar whose holidays are not listed for the next 90 days (the calendar still works)."""
-    from engine.clock import SystemClock
-    from engine.language.calendar import coverage_gap, load_calendar
-
-    now, lines = SystemClock().now(), []
-    for path, kind in targets:
-        try:
-            calendar = load_calendar(path) if kind == "calendar" else None
-        except (DefinitionError, OSError):
-            continue  # reported as problems already
-        gap = calendar and coverage_gap(str(path), calendar, now.astimezone(calendar.tz).date())
-        if gap:
-            lines.append(str(gap))
-    return lines
-
-
-def _check_file(loaders: dict[Path, Loader], default_dir: Path, path: Path, kind: Kind) -> list[Problem]:
-    try:
-        if kind == "unreadable":
-            return list(read_source(path).problems)  # says why, from a stat (engine.language.source.read_text)
-        if kind == "calendar":
-            return _check_calendar(path)
-        if kind == "estate_file":
-            message = (f"not an overlay (the name starts with _) and not an estate file estateflow knows: "
-                       f"the routing table is {ROUTING_FILE}")
-            return [Problem(str(path), 1, 1, (), message, "estate_file")]
-        if kind == "messages":
-            workflows_dir = path.parent if path.name == MESSAGES_FILE else overlay_target(path)[0]
-            loader = loaders.get(workflows_dir) or loaders.setdefault(workflows_dir, Loader(workflows_dir))
-            return loader.messages_problems(path)
-        if kind == "report":  # checked against the workflows of the folder it belongs to
-            workflows_dir = path.parents[3] if estate_of(path) else path.parent.parent
-            workflows_dir = workflows_dir if (workflows_dir / ROLES_FILE).exists() else default_dir
-            loader = loaders.get(workflows_dir) or loaders.setdefault(workflows_dir, Loader(workflows_dir))
-            return report_problems(path, loader)
-        if kind == "routing":
-            workflows_dir = overlay_target(path)[0]
-            loader = loaders.get(workflows_dir) or loaders.setdefault(workflows_dir, Loader(workflows_dir))
-            return loader.routing_problems(path)
-        if kind == "overlay":
-            workflows_dir, base, estate = overlay_target(path)
-            if not base.exists():
-                message = f"overlay of an unknown workflow: there is no {base}"
-                return [Problem(str(path), 1, 1, (), message, "overlay")]
-            loader = loaders.get(workflows_dir) or loaders.setdefault(workflows_dir, Loader(workflows_dir))
-            return loader.problems(base, estate=estate)
-        return loaders[default_dir].problems(path)
-    except DefinitionError as error:
-        return error.problems
-    except Exception as error:  # noqa: BLE001 - a checker bug must still not print a traceback
-        return [Problem(str(path), 1, 1, (), f"internal error while checking: {type(error).__name__}: {error}", "bug")]
-
-
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @WORKFLOWS_OPTION
@@ -218,11 +104,11 @@ def validate(paths: tuple[Path, ...], workflows_dir: Path | None) -> None:
             click.echo("pass the definitions folder that holds roles.yaml: estateflow validate FILE "
                        "--workflows DIR (or set ESTATEFLOW_WORKFLOWS)", err=True)
         sys.exit(1)
-    targets = _targets(paths or (workflows_dir,))
-    problems = [p for path, kind in targets for p in _check_file(loaders, workflows_dir, path, kind)]
+    targets = checking.targets(paths or (workflows_dir,))
+    problems = [p for path, kind in targets for p in checking.check_file(loaders, workflows_dir, path, kind)]
     for problem in sorted(set(problems)):
         click.echo(str(problem))
-    for warning in _calendar_warnings(targets):
+    for warning in checking.calendar_warnings(targets):
         click.echo(warning, err=True)  # a warning, not a problem: the exit status stays as it is
     files = len(targets)
     if problems:
@@ -249,9 +135,12 @@ def _definition_path(workflow: str, workflows_dir: Path) -> Path:
 @click.argument("workflow")
 @WORKFLOWS_OPTION
 @click.option("--estate", default=None, help="Draw the workflow with this estate's overlay.")
-@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True)
-def graph(workflow: str, workflows_dir: Path | None, estate: str | None, fmt: str) -> None:
-    """Print the state diagram of WORKFLOW (an id, or a path ending in .yaml)."""
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "svg"]), default="mermaid", show_default=True)
+@click.option("--focus", default=None, metavar="STATE", help="Only the steps into and out of this state.")
+def graph(workflow: str, workflows_dir: Path | None, estate: str | None, fmt: str, focus: str | None) -> None:
+    """Print the state diagram of WORKFLOW (an id, or a path ending in .yaml): Mermaid, DOT, or the
+    SVG the workflow page draws (without its counts and links)."""
+    from engine.language.drawing import svg
     from engine.language.graph import dot, mermaid
 
     workflows_dir = workflows_dir or DEFAULT_WORKFLOWS_DIR
@@ -262,4 +151,7 @@ def graph(workflow: str, workflows_dir: Path | None, estate: str | None, fmt: st
         definition = Loader(workflows_dir).load(path, estate=estate)
     except DefinitionError as error:
         fail(error)
-    click.echo(mermaid(definition) if fmt == "mermaid" else dot(definition), nl=False)
+    if focus is not None and focus not in definition.states:
+        raise click.UsageError(f"no state '{focus}' in workflow '{definition.id}'")
+    drawn = {"mermaid": mermaid, "dot": dot, "svg": svg}[fmt](definition, focus=focus)
+    click.echo(drawn if fmt != "svg" else drawn + "\n", nl=False)
