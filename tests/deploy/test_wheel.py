@@ -83,6 +83,7 @@ def test_the_wheel_holds_the_schema_workflows_templates_static_files_and_migrati
     names = set(zipfile.ZipFile(wheel).namelist())
     for expected in ("estateflow/schemas/workflow.schema.json", "estateflow/workflows/roles.yaml",
                      "estateflow/workflows/estates/plaza/complaint.yaml", "web/templates/auth/login.html",
+                     "estateflow/workflows/scenarios/complaint/usual_minor.yaml",
                      "web/static/style.css", "engine/store/migrations/env.py",
                      "engine/store/migrations/script.py.mako", "engine/store/migrations/versions/0001_initial.py"):
         assert expected in names
