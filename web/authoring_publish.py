@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
@@ -32,7 +33,8 @@ from engine.errors import DefinitionError, Problem
 from engine.language.diff import compare, grouped, text_diff
 from engine.runtime import drafts
 from engine.runtime.definition_files import CurrentFile, current_files, materialize, text_hash, valid_path
-from engine.store.models import Draft
+from engine.runtime.registry import REGISTRY
+from engine.store.models import Draft, Estate
 from engine.views import listing
 from web import db
 from web.auth import actor, login_manager
@@ -136,6 +138,7 @@ def publish() -> str | tuple[str, int]:
             return _review(path, *_fresh(path), comment=comment, problems=problems), 422
         except _Changed:  # someone published the file, or saved the draft, after the page was shown
             return _review(path, *_fresh(path), comment=comment, moved=True), 409
+    db.calendars().refresh()  # this process counts by a calendar it just published at once; others within their ttl
     return render_template("authoring/published.html", path=path, comment=comment, **_published(outcome))
 
 
@@ -182,11 +185,15 @@ def _problem_line(problem: Problem, folder: Path | None) -> str:
 
 def _published(outcome: PublishOutcome) -> dict[str, Any]:
     """The rows of the result page: what changed, with links to the versions and migration pages."""
-    workflows = [{"id": w.workflow_id, "estate": w.estate_id, "version": w.version,
+    session = db.session()
+    # Titles and estate names, never ids: the page is read by administrators, not by developers.
+    names = dict(session.execute(select(Estate.id, Estate.name)).tuples().all())
+    workflows = [{"title": REGISTRY.compiled(session, w.id, w.content_hash).title,
+                  "estate": names.get(w.estate_id, w.estate_id), "version": w.version,
                   "versions_url": _link("versions.index", workflow_id=w.workflow_id, estate=w.estate_id or None),
                   "migrate_url": _link("migrations.show", workflow_id=w.workflow_id, estate=w.estate_id or None)}
                  for w in outcome.workflows if w.created]
-    return {"workflows": workflows, "routing": [r for r in outcome.routing if r.created],
+    return {"workflows": workflows, "estate_names": names, "routing": [r for r in outcome.routing if r.created],
             "reports": [r for r in outcome.reports if r.created], "files": outcome.files,
             "files_url": _link("authoring.files")}
 

@@ -52,6 +52,7 @@ from engine.errors import EngineError, TransitionError
 from engine.language.definition import FieldDef, LinkAction, TransitionDef, WorkflowDefinition
 from engine.org.roles import role_catalogue
 from engine.org.staff import staff_of
+from engine.runtime.calendars import PublishedCalendars
 from engine.runtime.items import create, fire
 from engine.runtime.registry import REGISTRY, Registry
 from engine.store.db import transaction
@@ -164,6 +165,8 @@ class _Walker:
     def __init__(self, factory: sessionmaker[Session], actors: dict[str, Actor], rng: random.Random,
                  registry: Registry, phones: Mapping[str, list[str]] | None = None) -> None:
         self.factory, self.actors, self.rng, self.registry = factory, actors, rng, registry
+        # The calendars as published, as the web and the worker count by (the folder only before any publish).
+        self.calendars = PublishedCalendars(factory)
         self.phones = phones or {}
         """Per estate, the residents' mobile numbers: a caller gives their own (their SMS choices are recorded)."""
         self.unit_numbers = {estate: unit_numbers(layout) for estate, layout in LAYOUTS.items()}
@@ -228,7 +231,7 @@ class _Walker:
             with transaction(self.factory) as session:
                 view = create(session, workflow=definition.id, estate=estate, actor=creator,
                               data=self.data(definition, names, clock.now(), estate), comment="电话来访登记",
-                              clock=clock, registry=self.registry)
+                              clock=clock, registry=self.registry, calendars=self.calendars)
         except TransitionError:
             return None
         state, version = view.state, view.version
@@ -290,7 +293,8 @@ class _Walker:
                         with transaction(self.factory) as session:
                             done = fire(session, item_id, name, who, data,
                                         comment=self.rng.choice(["", "已跟进", "按流程处理"]) or None,
-                                        version=version, clock=clock, registry=self.registry)
+                                        version=version, clock=clock, registry=self.registry,
+                                        calendars=self.calendars)
                         return done.state, done.version
                     except TransitionError:
                         continue

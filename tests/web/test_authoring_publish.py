@@ -99,7 +99,8 @@ def test_an_admin_publishes_a_changed_draft_with_a_comment(site: Flask, admin: A
     assert newest.document["states"]["working"]["label"] == "正在处理"
     assert (live.version, live.text, live.comment, live.published_by) == (2, RENAMED, newest.comment, "admin")
     page = text_of(response)
-    assert "ticket" in page and f"第 {newest.version} 版" in page and "ticket.yaml" in page
+    assert "报事工单" in page and f"第 {newest.version} 版" in page and "ticket.yaml" in page
+    assert "ticket" not in page.replace("ticket.yaml", "")  # titles, never the workflow's id
     html = response.get_data(as_text=True)
     assert 'href="/workflows/ticket/versions"' in html and 'href="/admin/workflows/ticket/migrate"' in html
 
