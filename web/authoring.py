@@ -49,14 +49,21 @@ _ID = re.compile(r"^id:[ \t]*['\"]?([a-z][a-z0-9_]*)['\"]?[ \t]*(?:#.*)?$", re.M
 _NAME = re.compile(r"^[a-z0-9_-]+$")
 
 
-@bp.before_request
-def admins_only() -> Response | None:
-    """Only administrators (permissions.may_author) get in: the login page for a visitor, 403 for the rest."""
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()  # type: ignore[no-any-return]
-    if not permissions.may_author(actor()):
-        abort(403)
-    return None
+def authors_only(blueprint: Blueprint) -> None:
+    """Let only administrators (permissions.may_author) into `blueprint`: the login page for a visitor,
+    403 for the rest."""
+
+    def check() -> Response | None:
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()  # type: ignore[no-any-return]
+        if not permissions.may_author(actor()):
+            abort(403)
+        return None
+
+    blueprint.before_request(check)
+
+
+authors_only(bp)
 
 
 def group_of(path: str) -> str:

@@ -21,12 +21,9 @@ from typing import Any
 
 import yaml
 from flask import Blueprint, abort, render_template, request, url_for
-from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.routing import BuildError
-from werkzeug.wrappers import Response
 
-from engine.access import permissions
 from engine.cli import trying
 from engine.cli.publishing import PublishOutcome, publish_files
 from engine.errors import DefinitionError, Problem
@@ -37,7 +34,8 @@ from engine.runtime.registry import REGISTRY
 from engine.store.models import Draft, Estate
 from engine.views import listing
 from web import db
-from web.auth import actor, login_manager
+from web.auth import actor
+from web.authoring import authors_only
 
 bp = Blueprint("authoring_publish", __name__, url_prefix="/admin/workflows")
 
@@ -46,14 +44,7 @@ COMMENT_MISSING = "请写明这次发布改了什么（说明会记在版本记�
 NO_DRAFT = "这个文件没有草稿：先在编辑器中修改并保存草稿。"
 
 
-@bp.before_request
-def admins_only() -> Response | None:
-    """Only administrators (permissions.may_author): the login page for a visitor, 403 for the rest."""
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()  # type: ignore[no-any-return]
-    if not permissions.may_author(actor()):
-        abort(403)
-    return None
+authors_only(bp)  # the editor's own rule: administrators only
 
 
 def _path() -> str:

@@ -8,11 +8,9 @@ without a browser, failing instead when ESTATEFLOW_REQUIRE_BROWSER=1 (CI).
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from conftest import PASSWORD, SHIPPED, START, build_database
@@ -20,24 +18,10 @@ from werkzeug.serving import make_server
 
 from engine.runtime.definition_files import folder_files, store_files
 from engine.store.db import make_engine, make_session_factory, transaction
+from tests._browser import CHROMIUM, require_browser
 from web import create_app
 
-CHROMIUM = os.environ.get("ESTATEFLOW_CHROMIUM", "/usr/bin/chromium")
-
-
-def _browser_available() -> bool:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return False
-    return Path(CHROMIUM).exists()
-
-
-if not _browser_available():
-    if os.environ.get("ESTATEFLOW_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"no browser: {CHROMIUM} or playwright missing (ESTATEFLOW_REQUIRE_BROWSER=1)",
-                    pytrace=False)
-    pytest.skip(f"no browser at {CHROMIUM}", allow_module_level=True)
+require_browser()
 
 
 @pytest.fixture(scope="module")

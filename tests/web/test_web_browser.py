@@ -10,7 +10,6 @@ when workflows/complaint.yaml changes its names, change them here.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,9 +20,9 @@ from werkzeug.serving import make_server
 
 from engine.reports.published import publish_reports
 from engine.store.db import make_engine, make_session_factory, transaction
+from tests._browser import CHROMIUM, require_browser
 from web import create_app
 
-CHROMIUM = os.environ.get("ESTATEFLOW_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 INTAKE = {"category": "property", "severity": "minor", "unit": "3-1-502",
@@ -37,19 +36,7 @@ STEPS = [  # (user, transition, fields), in order
 ]
 
 
-def _browser_available() -> bool:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return False
-    return Path(CHROMIUM).exists()
-
-
-if not _browser_available():
-    if os.environ.get("ESTATEFLOW_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"no browser: {CHROMIUM} or playwright missing (ESTATEFLOW_REQUIRE_BROWSER=1)",
-                    pytrace=False)
-    pytest.skip(f"no browser at {CHROMIUM}", allow_module_level=True)
+require_browser()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ when ESTATEFLOW_REQUIRE_BROWSER=1 (CI).
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections.abc import Iterator
@@ -21,24 +20,13 @@ from werkzeug.serving import make_server
 
 from engine.store.db import make_engine, make_session_factory
 from engine.store.migrate import upgrade
+from tests._browser import CHROMIUM, require_browser
 from web import create_app
 
-CHROMIUM = os.environ.get("ESTATEFLOW_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
-def _browser_available() -> bool:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return False
-    return Path(CHROMIUM).exists()
-
-
-if not _browser_available():
-    if os.environ.get("ESTATEFLOW_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"no browser: {CHROMIUM} or playwright missing (ESTATEFLOW_REQUIRE_BROWSER=1)", pytrace=False)
-    pytest.skip(f"no browser at {CHROMIUM}", allow_module_level=True)
+require_browser()
 
 
 @pytest.fixture(scope="module")
