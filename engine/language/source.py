@@ -151,12 +151,25 @@ _Loader.add_implicit_resolver(
 )
 
 
+class _FastLoader(getattr(yaml, "CSafeLoader", _Loader)):  # type: ignore[misc]
+    """The same reading through libyaml's parser (PyYAML's own scanner is about ten times slower).
+
+    The nodes carry the same line and column marks, and the resolvers above are shared, so a
+    document reads the same either way. libyaml words its syntax errors differently, so a text it
+    refuses is read again by _Loader: the message is PyYAML's, as it always was. Without libyaml
+    (a PyYAML built without it) this is _Loader itself."""
+
+
+_FastLoader.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+
+
 def _position(node: yaml.Node, file: str) -> Position:
     return file, node.start_mark.line + 1, node.start_mark.column + 1
 
 
 def _build(
-    node: yaml.Node, loader: _Loader, path: Path, smap: SourceMap, problems: list[Problem], budget: list[int]
+    node: yaml.Node, loader: _Loader | _FastLoader, path: Path, smap: SourceMap, problems: list[Problem],
+    budget: list[int],
 ) -> Any:
     """Construct `node` into plain data, recording positions, duplicates and size."""
     budget[0] -= 1
@@ -253,9 +266,14 @@ def read_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[Problem]]:
     if too_deep:
         message = f"the document is nested more than {MAX_DEPTH} levels deep"
         return None, smap, [Problem(file, *too_deep, (), message, "too_deep")]
-    loader = _Loader(text)
+    loader: _Loader | _FastLoader = _FastLoader(text)
     try:
-        root = loader.get_single_node()
+        try:
+            root = loader.get_single_node()
+        except yaml.YAMLError:
+            loader.dispose()
+            loader = _Loader(text)  # PyYAML's own words for the error (see _FastLoader)
+            root = loader.get_single_node()
         if root is None:
             return None, smap, [Problem(file, 1, 1, (), "the file is empty", "yaml")]
         document = _build(root, loader, (), smap, problems, [MAX_NODES])

@@ -316,3 +316,32 @@ def test_validate_refuses_a_fifo_and_a_link_to_dev_zero_at_once_in_the_file_line
         f"{tmp_path / 'fifo.yaml'}:1:1: (document): cannot read the file: not a regular file",
         f"{tmp_path / 'zero.yaml'}:1:1: (document): cannot read the file: not a regular file",
     ]
+
+
+def _read_with(loader: type, text: str) -> tuple[Any, dict[Any, Any], dict[Any, Any]]:
+    """read_yaml through one given loader class (the fast one is swapped out for the test)."""
+    original = source._FastLoader
+    source._FastLoader = loader  # type: ignore[misc]
+    try:
+        document, smap, problems = read_yaml(text, "f.yaml")
+    finally:
+        source._FastLoader = original  # type: ignore[misc]
+    assert problems == []
+    return document, smap.values, smap.keys
+
+
+@pytest.mark.skipif(not getattr(yaml, "__with_libyaml__", False), reason="PyYAML built without libyaml")
+def test_libyaml_reads_every_shipped_file_as_pyyaml_does_values_and_positions() -> None:
+    from pathlib import Path
+
+    shipped = sorted((Path(__file__).resolve().parents[2] / "workflows").rglob("*.yaml"))
+    assert len(shipped) > 100
+    for path in shipped:
+        text = path.read_text(encoding="utf-8")
+        assert _read_with(source._FastLoader, text) == _read_with(source._Loader, text), path
+
+
+def test_a_syntax_error_keeps_pyyaml_s_own_words() -> None:
+    _, _, problems = read_yaml("a: b: c\n", "f.yaml")
+    assert [(p.line, p.column, p.message) for p in problems] == [
+        (1, 5, "YAML syntax error: mapping values are not allowed here")]
