@@ -9,6 +9,7 @@ fixture parametrized over BACKENDS.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -21,6 +22,7 @@ from sqlalchemy import text
 
 from engine.cli.demo import seed
 from engine.clock import FixedClock
+from engine.runtime.definition_files import folder_files, store_files
 from engine.runtime.registry import publish_folder
 from engine.store.db import make_session_factory, transaction
 from engine.store.models import Base
@@ -56,3 +58,28 @@ def backend_app(request: pytest.FixtureRequest, backend: str, clock: FixedClock,
                       "SECRET_KEY": SECRET, "CLOCK": clock, **config})
     yield app
     app.extensions["estateflow.db"].engine.dispose()
+
+
+@contextmanager
+def app_on(request: pytest.FixtureRequest, backend: str, clock: FixedClock) -> Iterator[Flask]:
+    """backend_app for a module whose own `app` fixture is parametrized over BACKENDS (it cannot ask for
+    `app`): on SQLite a fresh copy of the seeded template, as tests/web/conftest.py's `app` makes one."""
+    if backend != "sqlite":
+        with backend_app(request, backend, clock) as app:
+            yield app
+        return
+    path = request.getfixturevalue("tmp_path") / "web.db"
+    shutil.copyfile(request.getfixturevalue("web_template"), path)
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "test", "CLOCK": clock})
+    yield app
+    app.extensions["estateflow.db"].engine.dispose()
+
+
+@contextmanager
+def app_with_files(request: pytest.FixtureRequest, backend: str, clock: FixedClock, folder: Path) -> Iterator[Flask]:
+    """backend_app whose database also holds `folder` as published definition files, as `estateflow
+    publish` stores them (the seed publishes the definitions only): what the authoring pages edit."""
+    with backend_app(request, backend, clock) as app:
+        with transaction(app.extensions["estateflow.db"].writer) as session:
+            store_files(session, folder_files(folder), by="部署", comment=None, now=START)
+        yield app

@@ -9,17 +9,14 @@ without a browser, failing instead when ESTATEFLOW_REQUIRE_BROWSER=1 (CI).
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 
 import pytest
 from conftest import PASSWORD, SHIPPED, START, build_database
-from werkzeug.serving import make_server
 
 from engine.runtime.definition_files import folder_files, store_files
 from engine.store.db import make_engine, make_session_factory, transaction
-from tests._browser import CHROMIUM, require_browser
-from web import create_app
+from tests._browser import launched, require_browser, served
 
 require_browser()
 
@@ -33,24 +30,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with transaction(make_session_factory(engine)) as session:
         store_files(session, folder_files(SHIPPED), by="部署", comment=None, now=START)
     engine.dispose()
-    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "browser test"})
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    app.extensions["estateflow.db"].engine.dispose()
+    with served(f"sqlite:///{path}", "browser test") as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     """Chromium, headless."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
+    with launched() as browser:
+        yield browser
 
 
 def test_a_broken_line_is_marked_beside_it_as_it_is_typed(server: str, browser: object) -> None:

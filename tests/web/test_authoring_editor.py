@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _backends import BACKENDS, START, backend_app
+from _backends import BACKENDS, START, app_with_files, backend_app
 from flask import Flask
 
-from engine.runtime.definition_files import current_files, folder_files, store_files
+from engine.runtime.definition_files import current_files, store_files
 from engine.store.db import transaction
 
 SHIPPED = Path(__file__).resolve().parents[2] / "workflows"
@@ -28,8 +28,7 @@ on_both = pytest.mark.parametrize("site", BACKENDS, indirect=True)
 def site(request: pytest.FixtureRequest, clock) -> Iterator[Flask]:
     """The seeded app whose database holds the shipped definitions folder as published files: on SQLite,
     or on each backend for a test marked `@on_both` (PostgreSQL seeds per test, which is slow)."""
-    with backend_app(request, getattr(request, "param", "sqlite"), clock) as app:
-        publish(app, folder_files(SHIPPED), by="部署")
+    with app_with_files(request, getattr(request, "param", "sqlite"), clock, SHIPPED) as app:
         yield app
 
 

@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from html import unescape
 
 import pytest
-from _backends import BACKENDS, START, WORKFLOWS, backend_app
+from _backends import BACKENDS, START, WORKFLOWS, app_with_files
 from flask import Flask
 from sqlalchemy import func, select
 
 from engine.access.actor import load_actor
 from engine.runtime import drafts
-from engine.runtime.definition_files import current_files, folder_files, store_files
+from engine.runtime.definition_files import current_files, store_files
 from engine.store.db import transaction
 from engine.store.models import DefinitionFile, Draft, User, WorkflowVersion
 from tests.web.conftest import AuthActions
@@ -29,9 +29,7 @@ BROKEN = TICKET.replace("    from: open\n    to: working\n", "    from: open\n  
 @pytest.fixture(params=BACKENDS)
 def site(request: pytest.FixtureRequest, clock) -> Iterator[Flask]:
     """The seeded app whose database also holds its definitions folder as published files."""
-    with backend_app(request, request.param, clock) as app:
-        with transaction(app.extensions["estateflow.db"].writer) as session:
-            store_files(session, folder_files(WORKFLOWS), by="部署", comment=None, now=START)
+    with app_with_files(request, request.param, clock, WORKFLOWS) as app:
         yield app
 
 

@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _backends import BACKENDS, START, backend_app
+from _backends import BACKENDS, app_with_files
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
 from engine.cli.main import main
-from engine.runtime.definition_files import current_files, folder_files, store_files
-from engine.store.db import transaction
+from engine.runtime.definition_files import current_files, folder_files
 
 SHIPPED = Path(__file__).resolve().parents[2] / "workflows"
 URL = "/admin/workflows/validate"
@@ -31,9 +30,7 @@ on_both = pytest.mark.parametrize("site", BACKENDS, indirect=True)
 def site(request: pytest.FixtureRequest, clock) -> Iterator[Flask]:
     """The seeded app whose database holds the shipped definitions folder as published files: on SQLite,
     or on each backend for a test marked `@on_both` (PostgreSQL seeds per test, which is slow)."""
-    with backend_app(request, getattr(request, "param", "sqlite"), clock) as app:
-        with transaction(app.extensions["estateflow.db"].writer) as session:
-            store_files(session, folder_files(SHIPPED), by="部署", comment=None, now=START)
+    with app_with_files(request, getattr(request, "param", "sqlite"), clock, SHIPPED) as app:
         yield app
 
 

@@ -10,18 +10,15 @@ when workflows/complaint.yaml changes its names, change them here.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import PASSWORD, SHIPPED, build_database
-from werkzeug.serving import make_server
 
 from engine.reports.published import publish_reports
 from engine.store.db import make_engine, make_session_factory, transaction
-from tests._browser import CHROMIUM, require_browser
-from web import create_app
+from tests._browser import launched, require_browser, served
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
@@ -45,24 +42,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     path = tmp_path_factory.mktemp("browser") / "estateflow.db"
     build_database(path, SHIPPED)
     publish_shipped_reports(path)
-    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "browser test"})
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    app.extensions["estateflow.db"].engine.dispose()
+    with served(f"sqlite:///{path}", "browser test") as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     """Chromium, headless."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
+    with launched() as browser:
+        yield browser
 
 
 def shot(page: object, name: str, full: bool = True) -> None:

@@ -18,31 +18,22 @@ from urllib.parse import unquote
 
 import openpyxl
 import pytest
-from _backends import BACKENDS, backend_app
+from _backends import BACKENDS, app_on
 from conftest import START, WORKFLOWS
 from sqlalchemy import select, update
 
 from engine.reports.published import publish_reports
 from engine.store.db import transaction
 from engine.store.models import AccessLog, Item
-from web import create_app
 
 REPORTS = Path(__file__).resolve().parent / "data" / "reports"
 WEEK = "/reports/tickets_weekly"
 
 
 @pytest.fixture(params=BACKENDS)
-def app(request, tmp_path, web_template, clock):
+def app(request, clock):
     """The seeded testing app, on each database (overrides tests/web/conftest.py's SQLite-only one)."""
-    if request.param == "sqlite":
-        path = tmp_path / "web.db"
-        shutil.copyfile(web_template, path)
-        app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "test",
-                          "CLOCK": clock})
-        yield app
-        app.extensions["estateflow.db"].engine.dispose()
-        return
-    with backend_app(request, request.param, clock) as app:
+    with app_on(request, request.param, clock) as app:
         yield app
 
 

@@ -5,29 +5,18 @@ ESTATEFLOW_TEST_PG_URL, on PostgreSQL (the counts come from the database)."""
 from __future__ import annotations
 
 import re
-import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
-from _backends import BACKENDS, backend_app
-
-from web import create_app
+from _backends import BACKENDS, app_on
 
 SVG = "{http://www.w3.org/2000/svg}"
 
 
 @pytest.fixture(params=BACKENDS)
-def app(request, tmp_path, web_template, clock):
+def app(request, clock):
     """The seeded testing app, on each database (overrides tests/web/conftest.py's SQLite-only one)."""
-    if request.param == "sqlite":
-        path = tmp_path / "web.db"
-        shutil.copyfile(web_template, path)
-        app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "test",
-                          "CLOCK": clock})
-        yield app
-        app.extensions["estateflow.db"].engine.dispose()
-        return
-    with backend_app(request, request.param, clock) as app:
+    with app_on(request, request.param, clock) as app:
         yield app
 
 

@@ -10,18 +10,15 @@ when ESTATEFLOW_REQUIRE_BROWSER=1 (CI).
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from _org import PASSWORD, build
-from werkzeug.serving import make_server
 
 from engine.store.db import make_engine, make_session_factory
 from engine.store.migrate import upgrade
-from tests._browser import CHROMIUM, require_browser
-from web import create_app
+from tests._browser import launched, require_browser, served
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
@@ -38,23 +35,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     engine = make_engine(url)
     build(make_session_factory(engine))
     engine.dispose()
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "org browser test"})
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    app.extensions["estateflow.db"].engine.dispose()
+    with served(url, "org browser test") as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
+    with launched() as browser:
+        yield browser
 
 
 def shot(page: object, name: str) -> None:
