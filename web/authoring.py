@@ -30,8 +30,9 @@ from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
 from engine.access import permissions
-from engine.cli.checking import SCENARIOS_DIR, check_text
+from engine.cli.checking import check_text
 from engine.errors import Problem
+from engine.language.loader import SCENARIOS_DIR
 from engine.runtime import drafts
 from engine.runtime.definition_files import CurrentFile, current_files, valid_path
 from engine.store.models import Draft

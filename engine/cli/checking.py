@@ -23,6 +23,7 @@ from engine.language.loader import (
     MESSAGES_FILE,
     ROLES_FILE,
     ROUTING_FILE,
+    SCENARIOS_DIR,
     Loader,
     base_files,
     calendar_files,
@@ -40,14 +41,11 @@ from engine.reports.loader import REPORTS_DIR, estate_of, report_files, report_p
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-__all__ = ["SCENARIOS_DIR", "Kind", "calendar_warnings", "check_calendar", "check_file", "check_text", "kind_of",
+__all__ = ["Kind", "calendar_warnings", "check_calendar", "check_file", "check_text", "kind_of",
            "targets"]
 
 Kind = str  # "workflow", "overlay", "calendar", "routing", "report" (reports/<id>.yaml, estates/<e>/reports/),
 # "messages", "estate_file" (another `_` name in an estate folder), or "unreadable" (not a regular file: never opened)
-
-SCENARIOS_DIR = "scenarios"
-"""`<definitions>/scenarios/<workflow>/*.yaml`: the scenarios that try a workflow; not definitions."""
 
 
 def kind_of(path: Path) -> Kind:
@@ -158,7 +156,7 @@ def check_text(session: Session, path: str, text: str) -> list[Problem]:
     if path.startswith(f"{SCENARIOS_DIR}/"):
         return []  # a scenario is no definition: trying it runs it (engine/cli/trying.py)
     with tempfile.TemporaryDirectory(prefix="estateflow-check-") as temporary:
-        folder = materialize(session, Path(temporary), replace={path: text})
+        folder = materialize(session, Path(temporary), replace={path: text}, scenarios=False)
         target = folder / path
         try:
             loaders = {folder: Loader(folder)}

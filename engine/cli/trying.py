@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from engine.errors import DefinitionError, Problem
-from engine.language.loader import ESTATES_DIR, NOT_WORKFLOWS, Loader
+from engine.language.loader import ESTATES_DIR, NOT_WORKFLOWS, SCENARIOS_DIR, Loader
 from engine.language.source import read_yaml
 
 if TYPE_CHECKING:
@@ -43,7 +43,6 @@ __all__ = ["AD_HOC_NAME", "MAX_EXTRA_CHARS", "MAX_SCENARIOS", "TRY_SECONDS", "Ou
            "draft_target", "example_scenario", "try_draft"]
 
 _log = logging.getLogger(__name__)
-SCENARIOS_DIR = "scenarios"
 MAX_SCENARIOS = 60
 """At most this many scenario files run per try (the largest shipped workflow has 36)."""
 MAX_EXTRA_CHARS = 20_000

@@ -37,6 +37,8 @@ ROUTING_FILE = "_routing.yaml"
 MESSAGES_FILE = messages.MESSAGES_FILE  # the resident message templates (engine/language/messages.py)
 NOT_WORKFLOWS = frozenset({ROLES_FILE, CALENDAR_FILE, MESSAGES_FILE})
 ESTATES_DIR = "estates"
+SCENARIOS_DIR = "scenarios"
+"""`scenarios/<workflow>/*.yaml`: the scenarios that try a workflow (engine/cli/trying.py); not definitions."""
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.errors import Conflict, DefinitionError
-from engine.language.loader import unreadable
+from engine.language.loader import SCENARIOS_DIR, unreadable
 from engine.language.source import UnreadableFile, read_text
 from engine.store.models import DefinitionFile
 
@@ -178,9 +178,11 @@ def store_files(session: Session, files: Mapping[str, str], *, by: str | None, c
             for row in rows]
 
 
-def materialize(session: Session, folder: Path | str, *, replace: Mapping[str, str | None] | None = None) -> Path:
+def materialize(session: Session, folder: Path | str, *, replace: Mapping[str, str | None] | None = None,
+                scenarios: bool = True) -> Path:
     """Write the current files under `folder` (created if missing), with `replace` applied: a text
-    replaces or adds a path, None leaves it out. Returns the folder.
+    replaces or adds a path, None leaves it out. Returns the folder. `scenarios=False` leaves out
+    scenarios/ (most of the tree's files): checking a definition reads none of them.
 
     Every path is checked (valid_path) and written only inside `folder`, never through a link.
 
@@ -193,6 +195,8 @@ def materialize(session: Session, folder: Path | str, *, replace: Mapping[str, s
         raise ValueError(f"not a path of the definitions tree: {', '.join(wrong)}")
     texts: dict[str, str | None] = {path: current.text for path, current in current_files(session).items()}
     texts.update(edits)
+    if not scenarios:
+        texts = {path: text for path, text in texts.items() if not path.startswith(f"{SCENARIOS_DIR}/")}
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)
     _write(root, ((path, text) for path, text in sorted(texts.items()) if text is not None))
